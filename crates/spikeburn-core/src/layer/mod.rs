@@ -1,0 +1,169 @@
+//! Spiking layers: recurrent, feed-forward, and a leaky (non-spiking) readout.
+//!
+//! Sequences are time-major: inputs `[T, batch, features]`, outputs
+//! `[T, batch, neurons]`. Layers project the input one step at a time rather
+//! than slicing a precomputed `[T, B, N]` projection: the backward of a slice
+//! writes into a zero tensor of the full size, which would make BPTT `O(T²)`.
+
+mod feedforward;
+mod readout;
+mod recurrent;
+
+pub use feedforward::{SpikingLinear, SpikingLinearConfig};
+pub use readout::{LeakyReadout, LeakyReadoutConfig};
+pub use recurrent::{RecurrentSpiking, RecurrentSpikingConfig};
+
+use burn::prelude::*;
+
+use crate::error::{SpikeburnError, check_shape};
+use crate::neuron::{NeuronModel, NeuronState};
+use crate::synapse::ExponentialSynapse;
+
+/// Which traces a sequence call keeps besides the spikes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Record {
+    /// Membrane potentials `[T, B, N]`.
+    pub membrane: bool,
+    /// Firing thresholds `[T, B, N]` (adaptive for ALIF).
+    pub threshold: bool,
+    /// Synaptic currents `[T, B, N]` (layers with a synapse only).
+    pub synaptic: bool,
+}
+
+impl Record {
+    /// Spikes only.
+    pub fn spikes() -> Self {
+        Self::default()
+    }
+    /// Every trace the layer has.
+    pub fn all() -> Self {
+        Self {
+            membrane: true,
+            threshold: true,
+            synaptic: true,
+        }
+    }
+}
+
+/// State of a spiking layer between steps (and between sequence chunks).
+#[derive(Clone, Debug)]
+pub struct LayerState<S> {
+    /// The neurons' state.
+    pub neuron: S,
+    /// Synaptic current, when the layer has an exponential synapse.
+    pub synaptic: Option<Tensor<2>>,
+}
+
+impl<S: NeuronState> LayerState<S> {
+    /// Cuts the state from the autodiff graph (truncated BPTT between chunks).
+    pub fn detach(self) -> Self {
+        Self {
+            neuron: self.neuron.detach(),
+            synaptic: self.synaptic.map(Tensor::detach),
+        }
+    }
+}
+
+/// What a sequence call returns.
+#[derive(Clone, Debug)]
+pub struct SpikeTrace<S> {
+    /// Spikes `[T, B, N]`.
+    pub spikes: Tensor<3>,
+    /// Membrane potentials, when recorded.
+    pub membrane: Option<Tensor<3>>,
+    /// Thresholds, when recorded.
+    pub threshold: Option<Tensor<3>>,
+    /// Synaptic currents, when recorded and present.
+    pub synaptic: Option<Tensor<3>>,
+    /// State after the last step, to continue the sequence.
+    pub final_state: LayerState<S>,
+}
+
+/// One step from the weighted drive `u_t`: through the synapse (if any), then the neurons.
+pub(crate) fn advance<N: NeuronModel>(
+    neuron: &N,
+    synapse: Option<ExponentialSynapse>,
+    drive: Tensor<2>,
+    mut state: LayerState<N::State>,
+) -> LayerState<N::State> {
+    let current = match (synapse, state.synaptic.take()) {
+        (Some(syn), Some(i)) => {
+            let i = syn.step(i, drive);
+            state.synaptic = Some(i.clone());
+            i
+        }
+        _ => drive,
+    };
+    state.neuron = neuron.step(state.neuron, current);
+    state
+}
+
+/// Runs `neuron` over `input` (`[T, B, n_in]`): per step
+/// `u_t = x_t W_in (+ z_{t−1} W_rec)`, optionally filtered by `synapse`, is
+/// the neurons' input current.
+pub(crate) fn run_sequence<N: NeuronModel>(
+    neuron: &N,
+    synapse: Option<ExponentialSynapse>,
+    input_weights: Tensor<2>,
+    recurrent_weights: Option<Tensor<2>>,
+    input: Tensor<3>,
+    state: Option<LayerState<N::State>>,
+    record: Record,
+    what: &'static str,
+) -> crate::Result<SpikeTrace<N::State>> {
+    let [steps, batch, features] = input.dims();
+    let [n_in, _] = input_weights.dims();
+    check_shape(what, &[0, 0, n_in], &[steps, batch, features])?;
+    if steps == 0 || batch == 0 {
+        return Err(SpikeburnError::Empty {
+            what: "the input sequence (T and batch)",
+        });
+    }
+    let device = input.device();
+    let mut state = match state {
+        Some(s) => {
+            check_shape(
+                "the initial state's spikes",
+                &[batch, neuron.num_neurons()],
+                &s.neuron.spikes().dims(),
+            )?;
+            s
+        }
+        None => LayerState {
+            neuron: neuron.init_state(batch, &device),
+            synaptic: synapse.map(|_| Tensor::<2>::zeros([batch, neuron.num_neurons()], &device)),
+        },
+    };
+    let mut spikes = Vec::with_capacity(steps);
+    let mut membrane = Vec::with_capacity(if record.membrane { steps } else { 0 });
+    let mut threshold = Vec::with_capacity(if record.threshold { steps } else { 0 });
+    let mut synaptic = Vec::new();
+    for x_t in input.iter_dim(0) {
+        let x_t: Tensor<2> = x_t.squeeze_dim(0);
+        let mut drive = x_t.matmul(input_weights.clone());
+        if let Some(w_rec) = &recurrent_weights {
+            drive = drive + state.neuron.spikes().matmul(w_rec.clone());
+        }
+        state = advance(neuron, synapse, drive, state);
+        spikes.push(state.neuron.spikes());
+        if record.membrane {
+            membrane.push(state.neuron.membrane());
+        }
+        if record.threshold {
+            threshold.push(state.neuron.threshold());
+        }
+        if record.synaptic
+            && let Some(i) = &state.synaptic
+        {
+            synaptic.push(i.clone());
+        }
+    }
+    let stack = |v: Vec<Tensor<2>>| (!v.is_empty()).then(|| Tensor::stack::<3>(v, 0));
+    Ok(SpikeTrace {
+        spikes: Tensor::stack(spikes, 0),
+        membrane: stack(membrane),
+        threshold: stack(threshold),
+        synaptic: stack(synaptic),
+        final_state: state,
+    })
+}

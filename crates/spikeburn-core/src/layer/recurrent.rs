@@ -1,0 +1,227 @@
+//! Recurrent spiking layer, generic over the neuron model.
+
+use burn::module::Param;
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::activation::relu;
+
+use super::{LayerState, Record, SpikeTrace, advance, run_sequence};
+use crate::error::{SpikeburnError, check_shape};
+use crate::neuron::{NeuronModel, NeuronState};
+use crate::synapse::{ExponentialSynapse, ExponentialSynapseConfig};
+
+/// Configuration of a [`RecurrentSpiking`] layer.
+///
+/// Per step (row vectors, `[batch, ·]`):
+///
+/// ```text
+/// u_t = x_t W_in + z_{t−1} W_rec          W_rec[i][j]: from neuron i to neuron j
+/// I_t = u_t, or d I_{t−1} + g u_t with an exponential synapse
+/// z_t = neuron.step(I_t)
+/// ```
+///
+/// Initial weights are Gaussian, `N(0, 1)·input_gain/√n_input` and
+/// `N(0, 1)·recurrent_gain/√n_neurons` (the LSNN code's initialisation), drawn
+/// from the device's random stream (seed it with `device.seed(..)`).
+///
+/// `W_rec` is used through a fixed mask: the diagonal is zero unless
+/// `autapses`, and with `connectivity < 1` only that fraction of the
+/// off-diagonal entries exists. With `excitatory_fraction = Some(f)` the layer
+/// obeys Dale's law: the first `round(f·n)` neurons are excitatory, the others
+/// inhibitory, and the effective weight is `sign_i · relu(θ_ij)`: the
+/// parameter holds magnitudes, and a connection whose magnitude is driven
+/// below zero goes silent instead of changing sign.
+#[derive(Config, Debug)]
+pub struct RecurrentSpikingConfig {
+    /// Input features per step.
+    pub n_input: usize,
+    /// Neurons in the layer (must equal the neuron model's size).
+    pub n_neurons: usize,
+    /// Allow self-connections.
+    #[config(default = false)]
+    pub autapses: bool,
+    /// Fraction of possible recurrent connections that exist (fixed mask).
+    #[config(default = 1.0)]
+    pub connectivity: f64,
+    /// Dale's law: fraction of excitatory neurons (`None`: unconstrained signs).
+    #[config(default = "None")]
+    pub excitatory_fraction: Option<f64>,
+    /// Scale of the initial input weights.
+    #[config(default = 1.0)]
+    pub input_gain: f64,
+    /// Scale of the initial recurrent weights.
+    #[config(default = 1.0)]
+    pub recurrent_gain: f64,
+    /// Optional current-based synapse between the weights and the neurons.
+    #[config(default = "None")]
+    pub synapse: Option<ExponentialSynapseConfig>,
+}
+
+/// A recurrent layer of spiking neurons (see [`RecurrentSpikingConfig`]).
+///
+/// The weights are plain [`Param`]s, so gradient optimizers train them and
+/// non-gradient rules (RLS, local plasticity) can rewrite them through
+/// `Module::map`.
+#[derive(Module, Debug)]
+pub struct RecurrentSpiking<N: NeuronModel> {
+    /// Input weights `W_in`, `[n_input, n_neurons]`.
+    pub input_weights: Param<Tensor<2>>,
+    /// Recurrent weight parameters `[n_neurons, n_neurons]` (magnitudes under Dale's law).
+    pub recurrent_weights: Param<Tensor<2>>,
+    /// Fixed 0/1 mask of existing recurrent connections.
+    pub recurrent_mask: Tensor<2>,
+    /// Presynaptic sign per row, `[n_neurons, 1]` (all +1 without Dale's law).
+    pub presynaptic_sign: Tensor<2>,
+    /// Whether Dale's law is enforced.
+    pub dale: bool,
+    /// The neuron population.
+    pub neuron: N,
+    /// Optional exponential synapse.
+    #[module(skip)]
+    pub synapse: Option<ExponentialSynapse>,
+}
+
+impl RecurrentSpikingConfig {
+    /// Checks the configuration and builds the layer around `neuron`.
+    pub fn init<N: NeuronModel>(
+        &self,
+        neuron: N,
+        device: &Device,
+    ) -> crate::Result<RecurrentSpiking<N>> {
+        let n = self.n_neurons;
+        if n == 0 || self.n_input == 0 {
+            return Err(SpikeburnError::Empty {
+                what: "n_input and n_neurons",
+            });
+        }
+        if neuron.num_neurons() != n {
+            return Err(SpikeburnError::ShapeMismatch {
+                what: "neuron population of RecurrentSpiking",
+                expected: vec![n],
+                got: vec![neuron.num_neurons()],
+            });
+        }
+        if !(self.connectivity > 0.0 && self.connectivity <= 1.0) {
+            return Err(SpikeburnError::InvalidValue {
+                name: "connectivity",
+                value: self.connectivity,
+                expected: "a fraction in (0, 1]",
+            });
+        }
+        let synapse = self.synapse.as_ref().map(|s| s.init()).transpose()?;
+        let input_weights =
+            Tensor::<2>::random([self.n_input, n], Distribution::Normal(0.0, 1.0), device)
+                * (self.input_gain / (self.n_input as f64).sqrt());
+        let mut recurrent = Tensor::<2>::random([n, n], Distribution::Normal(0.0, 1.0), device)
+            * (self.recurrent_gain / (n as f64).sqrt());
+        let mut mask = Tensor::<2>::ones([n, n], device);
+        if self.connectivity < 1.0 {
+            mask = Tensor::<2>::random([n, n], Distribution::Default, device)
+                .lower_elem(self.connectivity)
+                .float();
+        }
+        if !self.autapses {
+            mask = mask * (Tensor::<2>::eye(n, device).neg() + 1.0);
+        }
+        let mut sign = Tensor::<2>::ones([n, 1], device);
+        if let Some(f) = self.excitatory_fraction {
+            if !(0.0..=1.0).contains(&f) {
+                return Err(SpikeburnError::InvalidValue {
+                    name: "excitatory_fraction",
+                    value: f,
+                    expected: "a fraction in [0, 1]",
+                });
+            }
+            let n_exc = (f * n as f64).round() as usize;
+            let signs: Vec<f32> = (0..n).map(|i| if i < n_exc { 1.0 } else { -1.0 }).collect();
+            sign = Tensor::<1>::from_floats(signs.as_slice(), device).reshape([n, 1]);
+            recurrent = recurrent.abs();
+        }
+        Ok(RecurrentSpiking {
+            input_weights: Param::from_tensor(input_weights),
+            recurrent_weights: Param::from_tensor(recurrent),
+            recurrent_mask: mask,
+            presynaptic_sign: sign,
+            dale: self.excitatory_fraction.is_some(),
+            neuron,
+            synapse,
+        })
+    }
+}
+
+impl<N: NeuronModel> RecurrentSpiking<N> {
+    /// Number of neurons.
+    pub fn num_neurons(&self) -> usize {
+        self.neuron.num_neurons()
+    }
+
+    /// The recurrent weights as used in the dynamics: masked, and
+    /// `sign ⊙ relu(θ)` under Dale's law.
+    pub fn effective_recurrent_weights(&self) -> Tensor<2> {
+        let w = self.recurrent_weights.val();
+        let w = if self.dale {
+            relu(w) * self.presynaptic_sign.clone()
+        } else {
+            w
+        };
+        w * self.recurrent_mask.clone()
+    }
+
+    /// Replaces the recurrent weights with `w`; checks its shape.
+    pub fn with_recurrent_weights(mut self, w: Tensor<2>) -> crate::Result<Self> {
+        check_shape(
+            "recurrent weights",
+            &self.recurrent_weights.val().dims(),
+            &w.dims(),
+        )?;
+        self.recurrent_weights = Param::from_tensor(w);
+        Ok(self)
+    }
+
+    /// Resting state for `batch` sequences.
+    pub fn init_state(&self, batch: usize, device: &Device) -> LayerState<N::State> {
+        LayerState {
+            neuron: self.neuron.init_state(batch, device),
+            synaptic: self
+                .synapse
+                .map(|_| Tensor::zeros([batch, self.num_neurons()], device)),
+        }
+    }
+
+    /// One step: `x_t` is `[batch, n_input]`. For custom loops that interleave
+    /// several layers; `forward_sequence` is the faster whole-sequence call.
+    pub fn step(&self, x_t: Tensor<2>, state: LayerState<N::State>) -> LayerState<N::State> {
+        let drive = x_t.matmul(self.input_weights.val())
+            + state
+                .neuron
+                .spikes()
+                .matmul(self.effective_recurrent_weights());
+        advance(&self.neuron, self.synapse, drive, state)
+    }
+
+    /// Runs `input` (`[T, batch, n_input]`) from `state` (rest when `None`).
+    pub fn try_forward_sequence(
+        &self,
+        input: Tensor<3>,
+        state: Option<LayerState<N::State>>,
+        record: Record,
+    ) -> crate::Result<SpikeTrace<N::State>> {
+        run_sequence(
+            &self.neuron,
+            self.synapse,
+            self.input_weights.val(),
+            Some(self.effective_recurrent_weights()),
+            input,
+            state,
+            record,
+            "input of RecurrentSpiking ([T, batch, n_input])",
+        )
+    }
+
+    /// Like [`try_forward_sequence`](Self::try_forward_sequence) from rest;
+    /// panics with the error message on a shape mismatch.
+    pub fn forward_sequence(&self, input: Tensor<3>, record: Record) -> SpikeTrace<N::State> {
+        self.try_forward_sequence(input, None, record)
+            .unwrap_or_else(|e| panic!("RecurrentSpiking: {e}"))
+    }
+}

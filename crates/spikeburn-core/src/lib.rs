@@ -1,0 +1,26 @@
+//! # spikeburn-core
+//!
+//! Spiking neuron models, spike functions with surrogate gradients, synapses
+//! and spiking layers as [Burn](https://burn.dev) modules.
+//!
+//! - [`neuron`]: LIF and ALIF (LSNN) dynamics as pure step functions
+//!   ([`neuron::lif_step`], [`neuron::alif_step`]) and module wrappers.
+//! - [`spike`]: the Heaviside spike as a custom autodiff op with a catalogue
+//!   of surrogate derivatives and a trait for your own.
+//! - [`layer`]: recurrent and feed-forward spiking layers generic over the
+//!   neuron model, and a leaky readout; sequence APIs over `[T, batch, ·]`.
+//! - [`synapse`]: the current-based exponential synapse.
+//!
+//! Library code takes a `&Device` and never names a backend: the same model
+//! runs on `flex` (default CPU), `ndarray` or `wgpu`, chosen by the caller.
+
+pub mod error;
+mod filter;
+pub mod layer;
+pub mod neuron;
+pub mod spike;
+pub mod synapse;
+
+pub use burn;
+pub use error::{Result, SpikeburnError};
+pub use filter::{FilterOps, exponential_filter};

@@ -1,0 +1,1 @@
+pub use spikeburn_core as core;
