@@ -1,1 +1,3 @@
-pub use spikeburn_core as core;
+#![doc = include_str!("../README.md")]
+
+pub use spikeburn_core::*;

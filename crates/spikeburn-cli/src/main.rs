@@ -1,1 +1,157 @@
-fn main() {}
+//! `spikeburn`: run the library's experiments and benchmarks.
+//!
+//! ```text
+//! spikeburn list
+//! spikeburn run <experiment> [--quick] [--config FILE.json] [--out DIR]
+//!               [--backend flex|ndarray|wgpu] [--seed N]
+//! spikeburn bench w1-lif|w1-alif [--n N] [--t T] [--batch B] [--iters K] [--warmup K]
+//! ```
+//!
+//! `run` shows a progress bar on stderr, writes its config, metrics, plots and
+//! model under `--out` (default `runs/<experiment>/`), and prints one final JSON
+//! line on stdout.
+
+mod backend;
+mod bench;
+mod experiments;
+mod plot;
+mod report;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "spikeburn",
+    version,
+    about = "Spiking neural networks on Burn: experiments and benchmarks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the experiments with one-line descriptions.
+    List,
+    /// Run an experiment; prints one final JSON line on stdout.
+    Run {
+        /// Experiment name (see `spikeburn list`).
+        experiment: String,
+        /// Reduced version that finishes in about a minute on 2 CPU cores.
+        #[arg(long)]
+        quick: bool,
+        /// JSON file with the experiment's configuration.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output folder (default `runs/<experiment>/`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Backend: flex (default), ndarray or wgpu, as compiled in.
+        #[arg(long)]
+        backend: Option<String>,
+        /// Seed for all random streams.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Run a benchmark workload (w1-lif, w1-alif); prints one JSON line.
+    Bench {
+        /// Workload name.
+        workload: String,
+        /// Recurrent neurons N (default 256).
+        #[arg(long)]
+        n: Option<usize>,
+        /// Time steps T (default 500).
+        #[arg(long)]
+        t: Option<usize>,
+        /// Batch size B (default 32).
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Timed iterations (default 5).
+        #[arg(long)]
+        iters: Option<usize>,
+        /// Untimed warm-up iterations (default 2).
+        #[arg(long)]
+        warmup: Option<usize>,
+        /// SplitMix64 seed of the data and initial weights.
+        #[arg(long, default_value_t = 1234)]
+        seed: u64,
+        /// Backend: flex (default), ndarray or wgpu, as compiled in.
+        #[arg(long)]
+        backend: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Command::List => {
+            for e in experiments::all() {
+                println!("{:<16} {}", e.name, e.about);
+            }
+            Ok(())
+        }
+        Command::Run {
+            experiment,
+            quick,
+            config,
+            out,
+            backend,
+            seed,
+        } => {
+            let all = experiments::all();
+            let Some(exp) = all.iter().find(|e| e.name == experiment) else {
+                let names: Vec<_> = all.iter().map(|e| e.name).collect();
+                return Err(format!(
+                    "unknown experiment `{experiment}`: expected one of {names:?}"
+                ));
+            };
+            let (device, backend) = backend::select(backend.as_deref())?;
+            let opts = experiments::RunOptions {
+                quick,
+                config,
+                out_dir: out.unwrap_or_else(|| PathBuf::from("runs").join(exp.name)),
+                device,
+                backend,
+                seed,
+            };
+            let line = (exp.run)(&opts)?;
+            println!("{line}");
+            Ok(())
+        }
+        Command::Bench {
+            workload,
+            n,
+            t,
+            batch,
+            iters,
+            warmup,
+            seed,
+            backend,
+        } => {
+            let (device, backend) = backend::select(backend.as_deref())?;
+            let opts = bench::BenchOptions {
+                workload,
+                n,
+                t,
+                batch,
+                iters,
+                warmup,
+                seed,
+            };
+            println!("{}", bench::run(&opts, &device, &backend)?);
+            Ok(())
+        }
+    }
+}

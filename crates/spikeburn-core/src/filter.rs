@@ -124,14 +124,13 @@ mod tests {
             .to_data()
             .try_to_vec::<f32>()
             .unwrap();
-        for s in 0..4 {
+        for (s, g_s) in g.iter().enumerate() {
             let expected: f64 = (s..4)
-                .map(|t| (decay as f64).powi((t - s) as i32) * c[t] as f64)
+                .map(|t| decay.powi((t - s) as i32) * c[t] as f64)
                 .sum();
             assert!(
-                (g[s] as f64 - expected).abs() < 1e-5,
-                "s={s}: {} vs {expected}",
-                g[s]
+                (*g_s as f64 - expected).abs() < 1e-5,
+                "s={s}: {g_s} vs {expected}"
             );
         }
     }

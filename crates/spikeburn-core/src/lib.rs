@@ -24,3 +24,21 @@ pub mod synapse;
 pub use burn;
 pub use error::{Result, SpikeburnError};
 pub use filter::{FilterOps, exponential_filter};
+
+#[cfg(test)]
+mod tests {
+    use burn::prelude::*;
+
+    /// CI runs the suite a second time with `BURN_DEVICE=wgpu`: make sure that
+    /// run really executes on the GPU backend rather than silently on the CPU.
+    #[test]
+    fn default_device_honours_burn_device() {
+        let device = format!("{:?}", Device::default()).to_lowercase();
+        match std::env::var("BURN_DEVICE").as_deref() {
+            Ok("wgpu") => assert!(device.contains("wgpu"), "{device}"),
+            Ok("ndarray") => assert!(device.contains("ndarray"), "{device}"),
+            _ => {}
+        }
+        eprintln!("tests run on {device}");
+    }
+}

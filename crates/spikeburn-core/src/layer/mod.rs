@@ -98,6 +98,7 @@ pub(crate) fn advance<N: NeuronModel>(
     state
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Runs `neuron` over `input` (`[T, B, n_in]`): per step
 /// `u_t = x_t W_in (+ z_{t−1} W_rec)`, optionally filtered by `synapse`, is
 /// the neurons' input current.

@@ -173,7 +173,7 @@ impl Alif {
     pub fn with_beta(mut self, beta: Tensor<1>) -> crate::Result<Self> {
         check_shape("ALIF beta", &self.beta.dims(), &beta.dims())?;
         let min: f32 = beta.clone().min().into_scalar();
-        if !(min >= 0.0) {
+        if min.is_nan() || min < 0.0 {
             return Err(SpikeburnError::InvalidValue {
                 name: "beta",
                 value: min as f64,

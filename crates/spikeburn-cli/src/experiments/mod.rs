@@ -1,0 +1,55 @@
+//! The experiments `spikeburn run` knows, by name.
+
+mod demo;
+
+use burn::prelude::*;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::path::PathBuf;
+
+/// Options shared by every experiment (the command contract).
+pub struct RunOptions {
+    /// Reduced version (about a minute on 2 cores).
+    pub quick: bool,
+    /// Optional JSON config overriding the experiment's defaults.
+    pub config: Option<PathBuf>,
+    /// Output folder for config, metrics, plots and checkpoints.
+    pub out_dir: PathBuf,
+    /// The device to run on.
+    pub device: Device,
+    /// Its backend's name (reported).
+    pub backend: String,
+    /// Seed for every random stream.
+    pub seed: u64,
+}
+
+/// One registered experiment.
+pub struct Experiment {
+    /// Kebab-case name.
+    pub name: &'static str,
+    /// One-line description.
+    pub about: &'static str,
+    /// Runs it; returns the final JSON line.
+    pub run: fn(&RunOptions) -> Result<String, String>,
+}
+
+/// Every experiment, in `spikeburn list` order.
+pub fn all() -> Vec<Experiment> {
+    vec![Experiment {
+        name: "demo",
+        about: "recurrent LIF+ALIF network learns to classify noisy spike patterns (BPTT, surrogate gradients)",
+        run: demo::run,
+    }]
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub fn progress_bar(len: u64, name: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{elapsed_precise}] {bar:30} {pos}/{len} eta {eta} {msg}",
+        )
+        .expect("valid template"),
+    );
+    bar.set_prefix(name.to_string());
+    bar
+}

@@ -1,0 +1,155 @@
+//! Minimal SVG line charts: learning curves a person can open in a browser.
+
+use std::fmt::Write;
+
+/// One named series of (x, y) points.
+pub struct Series<'a> {
+    /// Legend label.
+    pub label: &'a str,
+    /// Points in data coordinates.
+    pub points: Vec<(f64, f64)>,
+}
+
+const COLOURS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
+];
+
+/// Renders `series` as an SVG line chart with axes, ticks and a legend.
+pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+    let (w, h, left, right, top, bottom) = (640.0, 400.0, 70.0, 20.0, 40.0, 50.0);
+    let all = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| p.0.is_finite() && p.1.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in all {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
+    }
+    if x1 == x0 {
+        x1 = x0 + 1.0;
+    }
+    if y1 == y0 {
+        y1 = y0 + 1.0;
+    }
+    let pad = 0.05 * (y1 - y0);
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let sx = |x: f64| left + (x - x0) / (x1 - x0) * (w - left - right);
+    let sy = |y: f64| top + (y1 - y) / (y1 - y0) * (h - top - bottom);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>
+<line x1="{left}" y1="{}" x2="{}" y2="{}" stroke="black"/>
+<line x1="{left}" y1="{top}" x2="{left}" y2="{}" stroke="black"/>
+<text x="{}" y="{}" text-anchor="middle">{}</text>
+<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">{}</text>
+"#,
+        w / 2.0,
+        escape(title),
+        h - bottom,
+        w - right,
+        h - bottom,
+        h - bottom,
+        (left + w - right) / 2.0,
+        h - 12.0,
+        escape(x_label),
+        (top + h - bottom) / 2.0,
+        (top + h - bottom) / 2.0,
+        escape(y_label),
+    );
+    for i in 0..=4 {
+        let fx = x0 + (x1 - x0) * i as f64 / 4.0;
+        let fy = y0 + (y1 - y0) * i as f64 / 4.0;
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text><line x1="{left}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#ddd"/>"##,
+            sx(fx),
+            h - bottom + 16.0,
+            tick(fx),
+            left - 6.0,
+            sy(fy) + 4.0,
+            tick(fy),
+            sy(fy),
+            w - right,
+            sy(fy)
+        );
+    }
+    for (k, series) in series.iter().enumerate() {
+        let colour = COLOURS[k % COLOURS.len()];
+        let path: Vec<String> = series
+            .points
+            .iter()
+            .filter(|p| p.0.is_finite() && p.1.is_finite())
+            .map(|&(x, y)| format!("{:.1},{:.1}", sx(x), sy(y)))
+            .collect();
+        let _ = writeln!(
+            s,
+            r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}"/>"#,
+            path.join(" ")
+        );
+        let ly = top + 8.0 + 16.0 * k as f64;
+        let _ = writeln!(
+            s,
+            r#"<line x1="{:.1}" y1="{ly}" x2="{:.1}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{:.1}" y="{}">{}</text>"#,
+            w - right - 150.0,
+            w - right - 130.0,
+            w - right - 125.0,
+            ly + 4.0,
+            escape(series.label)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+fn tick(v: f64) -> String {
+    if v.abs() >= 1000.0 || (v != 0.0 && v.abs() < 0.01) {
+        format!("{v:.1e}")
+    } else {
+        format!("{:.3}", v)
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+            .to_string()
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_contains_one_polyline_per_series_and_escapes_text() {
+        let svg = line_chart(
+            "loss <train>",
+            "iteration",
+            "loss",
+            &[
+                Series {
+                    label: "train",
+                    points: vec![(0.0, 2.0), (1.0, 1.0)],
+                },
+                Series {
+                    label: "test",
+                    points: vec![(0.0, 2.5), (1.0, f64::NAN)],
+                },
+            ],
+        );
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert!(svg.contains("loss &lt;train&gt;"));
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    }
+}

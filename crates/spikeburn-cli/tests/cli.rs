@@ -1,0 +1,122 @@
+//! The `spikeburn` command as a user runs it.
+
+use std::process::Command;
+
+fn spikeburn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_spikeburn"))
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("spikeburn-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn list_names_the_demo() {
+    let out = spikeburn().arg("list").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().any(|l| l.starts_with("demo ")), "{text}");
+}
+
+#[test]
+fn quick_demo_learns_and_prints_one_json_line() {
+    let dir = temp_dir("demo");
+    let out = spikeburn()
+        .args(["run", "demo", "--quick", "--seed", "1", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo failed: {stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last = stdout.lines().last().expect("a final line");
+    let json: serde_json::Value = serde_json::from_str(last).expect("final line is JSON");
+    assert_eq!(json["experiment"], "demo");
+    assert_eq!(json["backend"], "flex");
+    let m = &json["metrics"];
+    let acc = m["test_accuracy"].as_f64().unwrap();
+    let chance = m["chance_accuracy"].as_f64().unwrap();
+    // Learned: far above chance on held-out samples, and the loss fell.
+    assert!(acc >= chance + 0.4, "test accuracy {acc} (chance {chance})");
+    assert!(m["loss_last"].as_f64().unwrap() < 0.7 * m["loss_first"].as_f64().unwrap());
+    for file in [
+        "config.json",
+        "metrics.jsonl",
+        "learning_curve.svg",
+        "model.bpk",
+    ] {
+        assert!(dir.join(file).exists(), "{file} missing");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let out = spikeburn().args(["run", "no-such-thing"]).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown experiment `no-such-thing`") && err.contains("demo"),
+        "{err}"
+    );
+
+    let dir = temp_dir("badcfg");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("cfg.json");
+    std::fs::write(&cfg, r#"{"classes": 1}"#).unwrap();
+    let out = spikeburn()
+        .args(["run", "demo", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`classes` = 1"), "{err}");
+
+    let out = spikeburn()
+        .args(["run", "demo", "--backend", "tpu"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("backend `tpu`"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn tiny_w1_bench_prints_the_spec_fields() {
+    let out = spikeburn()
+        .args([
+            "bench", "w1-alif", "--n", "32", "--t", "50", "--batch", "4", "--iters", "2",
+            "--warmup", "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = String::from_utf8(out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    for field in [
+        "sec_per_iter_median",
+        "sec_per_iter_all",
+        "loss_first",
+        "loss_last",
+        "spike_rate_first",
+        "peak_rss_mb",
+        "backend",
+        "threads",
+        "git_rev",
+    ] {
+        assert!(!json[field].is_null(), "missing {field}: {json}");
+    }
+    assert_eq!(json["workload"], "w1-alif");
+    assert_eq!(json["sec_per_iter_all"].as_array().unwrap().len(), 2);
+    let out = spikeburn().args(["bench", "w9"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown workload `w9`"));
+}
