@@ -48,6 +48,8 @@ pub struct W1Options {
     pub warmup: usize,
     /// SplitMix64 seed.
     pub seed: u64,
+    /// Use the fused whole-sequence BPTT path (else the per-step reference).
+    pub fused: bool,
 }
 
 impl W1Options {
@@ -61,6 +63,7 @@ impl W1Options {
             iters: 5,
             warmup: 2,
             seed: 1234,
+            fused: true,
         }
     }
 }
@@ -75,7 +78,7 @@ pub struct W1Result {
     pub workload: String,
     /// Always `spikeburn`.
     pub implementation: String,
-    /// Which sequence path ran (`per-step`).
+    /// Which sequence path ran (`fused` or `per-step`).
     pub path: String,
     /// Options used.
     pub n: usize,
@@ -148,6 +151,7 @@ pub fn data(opts: &W1Options, device: &Device) -> (Tensor<3>, Tensor<2>, Vec<usi
 fn build<N: NeuronModel>(neuron: N, opts: &W1Options, device: &Device) -> W1Net<N> {
     let n = opts.n;
     let mut recurrent = RecurrentSpikingConfig::new(N_IN, n)
+        .with_fused(opts.fused)
         .init(neuron, device)
         .expect("W1 layer config is valid");
     recurrent.input_weights = Param::from_tensor(tensor2(
@@ -251,7 +255,7 @@ fn train<N: NeuronModel>(mut model: W1Net<N>, opts: &W1Options, device: &Device)
             W1Neuron::Alif => "w1-alif".into(),
         },
         implementation: "spikeburn".into(),
-        path: "per-step".into(),
+        path: if opts.fused { "fused" } else { "per-step" }.into(),
         n: opts.n,
         t: opts.t,
         batch: opts.batch,
@@ -275,11 +279,13 @@ mod tests {
     /// one untimed iteration must compute the same loss and spike rate.
     #[test]
     fn first_iteration_matches_the_reference_implementation() {
-        for (neuron, loss_ref, rate_ref) in [
-            (W1Neuron::Lif, 2.315110, 0.03480),
-            (W1Neuron::Alif, 2.312166, 0.03282),
+        for (neuron, fused, loss_ref, rate_ref) in [
+            (W1Neuron::Lif, true, 2.315110, 0.03480),
+            (W1Neuron::Alif, true, 2.312166, 0.03282),
+            (W1Neuron::Lif, false, 2.315110, 0.03480),
         ] {
             let mut opts = W1Options::new(neuron);
+            opts.fused = fused;
             opts.warmup = 0;
             opts.iters = 1;
             let r = run(&opts, &Device::default());

@@ -19,6 +19,8 @@ pub struct BenchOptions {
     pub warmup: Option<usize>,
     /// SplitMix64 seed.
     pub seed: u64,
+    /// Force the per-step reference path.
+    pub per_step: bool,
 }
 
 /// Workloads `bench` knows.
@@ -46,6 +48,7 @@ pub fn run(
     opts.iters = o.iters.unwrap_or(opts.iters);
     opts.warmup = o.warmup.unwrap_or(opts.warmup);
     opts.seed = o.seed;
+    opts.fused = !o.per_step;
     for (name, v) in [
         ("n", opts.n),
         ("t", opts.t),

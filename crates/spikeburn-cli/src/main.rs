@@ -4,7 +4,7 @@
 //! spikeburn list
 //! spikeburn run <experiment> [--quick] [--config FILE.json] [--out DIR]
 //!               [--backend flex|ndarray|wgpu] [--seed N]
-//! spikeburn bench w1-lif|w1-alif [--n N] [--t T] [--batch B] [--iters K] [--warmup K]
+//! spikeburn bench w1-lif|w1-alif [--n N] [--t T] [--batch B] [--iters K] [--warmup K] [--per-step]
 //! ```
 //!
 //! `run` shows a progress bar on stderr, writes its config, metrics, plots and
@@ -81,6 +81,9 @@ enum Command {
         /// Backend: flex (default), ndarray or wgpu, as compiled in.
         #[arg(long)]
         backend: Option<String>,
+        /// Use the per-step reference path instead of the fused BPTT op.
+        #[arg(long)]
+        per_step: bool,
     },
 }
 
@@ -139,6 +142,7 @@ fn run(cli: Cli) -> Result<(), String> {
             warmup,
             seed,
             backend,
+            per_step,
         } => {
             let (device, backend) = backend::select(backend.as_deref())?;
             let opts = bench::BenchOptions {
@@ -149,6 +153,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 iters,
                 warmup,
                 seed,
+                per_step,
             };
             println!("{}", bench::run(&opts, &device, &backend)?);
             Ok(())

@@ -6,10 +6,12 @@
 //! writes into a zero tensor of the full size, which would make BPTT `O(T²)`.
 
 mod feedforward;
+mod fused;
 mod readout;
 mod recurrent;
 
 pub use feedforward::{SpikingLinear, SpikingLinearConfig};
+pub use fused::{FusedBpttOps, FusedDynamics};
 pub use readout::{LeakyReadout, LeakyReadoutConfig};
 pub use recurrent::{RecurrentSpiking, RecurrentSpikingConfig};
 

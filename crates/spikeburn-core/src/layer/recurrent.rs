@@ -5,6 +5,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::relu;
 
+use super::fused::run_fused;
 use super::{LayerState, Record, SpikeTrace, advance, run_sequence};
 use crate::error::{SpikeburnError, check_shape};
 use crate::neuron::{NeuronModel, NeuronState};
@@ -55,6 +56,10 @@ pub struct RecurrentSpikingConfig {
     /// Optional current-based synapse between the weights and the neurons.
     #[config(default = "None")]
     pub synapse: Option<ExponentialSynapseConfig>,
+    /// Use the fused whole-sequence BPTT path where it applies (see
+    /// [`RecurrentSpiking::try_forward_sequence`]).
+    #[config(default = true)]
+    pub fused: bool,
 }
 
 /// A recurrent layer of spiking neurons (see [`RecurrentSpikingConfig`]).
@@ -79,6 +84,8 @@ pub struct RecurrentSpiking<N: NeuronModel> {
     /// Optional exponential synapse.
     #[module(skip)]
     pub synapse: Option<ExponentialSynapse>,
+    /// Whether the fused BPTT path may be used.
+    pub fused: bool,
 }
 
 impl RecurrentSpikingConfig {
@@ -145,6 +152,7 @@ impl RecurrentSpikingConfig {
             dale: self.excitatory_fraction.is_some(),
             neuron,
             synapse,
+            fused: self.fused,
         })
     }
 }
@@ -200,16 +208,73 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
     }
 
     /// Runs `input` (`[T, batch, n_input]`) from `state` (rest when `None`).
+    ///
+    /// When training (weights or input tracked by autodiff) from rest, with
+    /// a neuron model that has [`NeuronModel::fused_dynamics`] (LIF/ALIF with
+    /// subtractive, detached reset and no refractory period), no synapse and
+    /// `fused` enabled, this runs the fused path: the same dynamics and
+    /// gradients as the per-step path, with one autodiff node for the whole
+    /// sequence. It is taken only when just the spikes are recorded; its final
+    /// state carries no gradient (truncated BPTT at chunk boundaries).
     pub fn try_forward_sequence(
         &self,
         input: Tensor<3>,
         state: Option<LayerState<N::State>>,
         record: Record,
     ) -> crate::Result<SpikeTrace<N::State>> {
+        let w_in = self.input_weights.val();
+        let training = w_in.is_tracked() || input.is_tracked();
+        // Recorded membranes/thresholds would carry no gradient on the fused
+        // path, so a call that asks for them takes the per-step path.
+        let spikes_only = !record.membrane && !record.threshold;
+        if self.fused
+            && training
+            && spikes_only
+            && state.is_none()
+            && self.synapse.is_none()
+            && let Some(dynamics) = self.neuron.fused_dynamics()
+        {
+            let [steps, batch, features] = input.dims();
+            check_shape(
+                "input of RecurrentSpiking ([T, batch, n_input])",
+                &[0, 0, w_in.dims()[0]],
+                &[steps, batch, features],
+            )?;
+            if steps == 0 || batch == 0 {
+                return Err(SpikeburnError::Empty {
+                    what: "the input sequence (T and batch)",
+                });
+            }
+            let input = if input.is_autodiff() {
+                input
+            } else {
+                Tensor::from_inner(input)
+            };
+            let out = run_fused(&dynamics, input, w_in, self.effective_recurrent_weights());
+            let last_spikes: Tensor<2> = out
+                .spikes
+                .clone()
+                .detach()
+                .slice(s![steps - 1..steps, .., ..])
+                .squeeze_dim(0);
+            let neuron =
+                self.neuron
+                    .state_from_fused(out.last_membrane, last_spikes, out.last_adaptation);
+            return Ok(SpikeTrace {
+                spikes: out.spikes,
+                membrane: None,
+                threshold: None,
+                synaptic: None,
+                final_state: LayerState {
+                    neuron,
+                    synaptic: None,
+                },
+            });
+        }
         run_sequence(
             &self.neuron,
             self.synapse,
-            self.input_weights.val(),
+            w_in,
             Some(self.effective_recurrent_weights()),
             input,
             state,

@@ -4,6 +4,7 @@ use burn::prelude::*;
 
 use super::{InputScaling, NeuronModel, NeuronState, Reset, emit, integrate, validate_membrane};
 use crate::error::{SpikeburnError, check_shape, check_time_constant};
+use crate::layer::FusedDynamics;
 use crate::spike::Surrogate;
 
 /// Configuration of an [`Alif`] population (LSNN neurons).
@@ -251,6 +252,39 @@ impl NeuronModel for Alif {
 
     fn step(&self, state: AlifState, current: Tensor<2>) -> AlifState {
         alif_step(&self.params, &self.beta, state, current)
+    }
+
+    fn fused_dynamics(&self) -> Option<FusedDynamics> {
+        let p = &self.params;
+        (p.reset == Reset::Subtract && p.refractory_steps == 0 && p.detach_reset).then(|| {
+            FusedDynamics {
+                alpha: p.alpha,
+                gain: p.gain,
+                threshold: p.threshold,
+                adaptation: Some((p.rho, self.beta.clone())),
+                adaptive_reset: p.adaptive_reset,
+                normalise_by_adaptive_threshold: p.normalise_by_adaptive_threshold,
+                surrogate: p.surrogate.clone(),
+            }
+        })
+    }
+
+    fn state_from_fused(
+        &self,
+        membrane: Tensor<2>,
+        spikes: Tensor<2>,
+        adaptation: Option<Tensor<2>>,
+    ) -> AlifState {
+        let adaptation = adaptation.unwrap_or_else(|| Tensor::zeros_like(&membrane));
+        let threshold =
+            adaptation.clone() * self.beta.clone().unsqueeze::<2>() + self.params.threshold;
+        AlifState {
+            refractory: Tensor::zeros_like(&membrane),
+            membrane,
+            spikes,
+            adaptation,
+            threshold,
+        }
     }
 }
 

@@ -4,6 +4,7 @@ use burn::prelude::*;
 
 use super::{InputScaling, NeuronModel, NeuronState, Reset, emit, integrate, validate_membrane};
 
+use crate::layer::FusedDynamics;
 use crate::spike::Surrogate;
 
 /// Configuration of a [`Lif`] population.
@@ -160,6 +161,35 @@ impl NeuronModel for Lif {
 
     fn step(&self, state: LifState, current: Tensor<2>) -> LifState {
         lif_step(&self.params, state, current)
+    }
+
+    fn fused_dynamics(&self) -> Option<FusedDynamics> {
+        let p = &self.params;
+        (p.reset == Reset::Subtract && p.refractory_steps == 0 && p.detach_reset).then(|| {
+            FusedDynamics {
+                alpha: p.alpha,
+                gain: p.gain,
+                threshold: p.threshold,
+                adaptation: None,
+                adaptive_reset: false,
+                normalise_by_adaptive_threshold: false,
+                surrogate: p.surrogate.clone(),
+            }
+        })
+    }
+
+    fn state_from_fused(
+        &self,
+        membrane: Tensor<2>,
+        spikes: Tensor<2>,
+        _adaptation: Option<Tensor<2>>,
+    ) -> LifState {
+        LifState {
+            refractory: Tensor::zeros_like(&membrane),
+            membrane,
+            spikes,
+            threshold: self.params.threshold,
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use burn::module::{Module, ModuleDisplay};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::layer::FusedDynamics;
 use crate::spike::{Surrogate, spike};
 
 /// What happens to the membrane potential after a spike.
@@ -70,6 +71,22 @@ pub trait NeuronModel: Module + ModuleDisplay + Clone + core::fmt::Debug {
     fn init_state(&self, batch: usize, device: &Device) -> Self::State;
     /// Advances one step given the total input current `[batch, neurons]`.
     fn step(&self, state: Self::State, current: Tensor<2>) -> Self::State;
+    /// The constants of the fused whole-sequence BPTT path, when this model
+    /// (and its configuration) is one the path supports; `None` otherwise.
+    fn fused_dynamics(&self) -> Option<FusedDynamics> {
+        None
+    }
+    /// Rebuilds a state from the fused path's last step (membrane, spikes,
+    /// adaptation). Called only when [`fused_dynamics`](Self::fused_dynamics) is `Some`.
+    fn state_from_fused(
+        &self,
+        membrane: Tensor<2>,
+        spikes: Tensor<2>,
+        adaptation: Option<Tensor<2>>,
+    ) -> Self::State {
+        let _ = (membrane, spikes, adaptation);
+        unreachable!("state_from_fused called on a model without fused dynamics")
+    }
 }
 
 /// Read access to what a layer may record of a neuron state.
