@@ -25,7 +25,7 @@ use burn::backend::autodiff::{
 };
 use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension, tensor::FloatTensor};
 use burn::prelude::*;
-use burn::tensor::{Shape, Slice};
+use burn::tensor::{Shape, Slice, TensorData};
 
 use crate::spike::{Surrogate, SurrogateGradient};
 
@@ -80,9 +80,10 @@ pub trait FusedBpttOps: Backend {
         gain: f64,
         adaptive: bool,
         adaptive_reset: bool,
+        host: bool,
     ) -> FloatTensor<Self> {
         let _ = (input, w_in, w_rec, kv, ka, rz);
-        let _ = (alpha, rho, gain, adaptive, adaptive_reset);
+        let _ = (alpha, rho, gain, adaptive, adaptive_reset, host);
         spikes
     }
 }
@@ -108,6 +109,15 @@ struct BpttState<B: Backend> {
     gain: f64,
     adaptive: bool,
     adaptive_reset: bool,
+    /// Tensors live in host memory: run the CPU kernels of `fused_host`.
+    host: bool,
+}
+
+fn host_vec<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
+    burn::tensor::read_sync(B::float_into_data(t))
+        .expect("reading a host tensor cannot fail")
+        .try_into_vec::<f32>()
+        .expect("fused BPTT runs in float32")
 }
 
 fn step<B: Backend>(t: FloatTensor<B>, i: usize) -> FloatTensor<B> {
@@ -183,6 +193,7 @@ impl<B: FusedBpttOps, C: CheckpointStrategy> FusedBpttOps for Autodiff<B, C> {
         gain: f64,
         adaptive: bool,
         adaptive_reset: bool,
+        host: bool,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct BpttBackward;
@@ -202,23 +213,65 @@ impl<B: FusedBpttOps, C: CheckpointStrategy> FusedBpttOps for Autodiff<B, C> {
                 let shape = grad.shape();
                 let (steps, batch, n) = (shape[0], shape[1], shape[2]);
                 let n_in = s.input.shape()[2];
-                let delta_i = reverse_recursion::<B>(grad, &s);
-                let delta_flat = B::float_reshape(delta_i, Shape::new([steps * batch, n]));
+                let device = s.spikes.device();
+                let (delta_flat, host_w_rec_grad) = if s.host {
+                    let spikes = host_vec::<B>(s.spikes.clone());
+                    let delta = super::fused_host::reverse(
+                        &host_vec::<B>(grad),
+                        &host_vec::<B>(s.kv.clone()),
+                        &host_vec::<B>(s.ka.clone()),
+                        &host_vec::<B>(s.rz.clone()),
+                        &host_vec::<B>(s.w_rec.clone()),
+                        steps,
+                        batch,
+                        n,
+                        &super::fused_host::HostBackward {
+                            alpha: s.alpha as f32,
+                            rho: s.rho as f32,
+                            gain: s.gain as f32,
+                            adaptive: s.adaptive,
+                            adaptive_reset: s.adaptive_reset,
+                        },
+                    );
+                    let g_rec = p_w_rec.is_some().then(|| {
+                        super::fused_host::recurrent_weight_gradient(
+                            &spikes, &delta, steps, batch, n,
+                        )
+                    });
+                    let delta =
+                        B::float_from_data(TensorData::new(delta, [steps * batch, n]), &device);
+                    let g_rec =
+                        g_rec.map(|g| B::float_from_data(TensorData::new(g, [n, n]), &device));
+                    (delta, g_rec)
+                } else {
+                    let delta_i = reverse_recursion::<B>(grad, &s);
+                    (
+                        B::float_reshape(delta_i, Shape::new([steps * batch, n])),
+                        None,
+                    )
+                };
                 if let Some(node) = p_w_rec {
-                    // z_{t-1}: the spikes shifted one step later, zero at t = 0.
-                    let device = s.spikes.device();
-                    let zeros =
-                        B::float_zeros(Shape::new([1, batch, n]), &device, s.spikes.dtype().into());
-                    let earlier = B::float_slice(
-                        s.spikes.clone(),
-                        &[Slice::new(0, Some(steps as isize - 1), 1)],
-                    );
-                    let z_prev = B::float_cat(vec![zeros, earlier], 0);
-                    let z_prev = B::float_reshape(z_prev, Shape::new([steps * batch, n]));
-                    let g = B::float_matmul(
-                        contiguous::<B>(B::float_transpose(z_prev)),
-                        delta_flat.clone(),
-                    );
+                    let g = match host_w_rec_grad {
+                        Some(g) => g,
+                        None => {
+                            // z_{t-1}: the spikes shifted one step later, zero at t = 0.
+                            let zeros = B::float_zeros(
+                                Shape::new([1, batch, n]),
+                                &device,
+                                s.spikes.dtype().into(),
+                            );
+                            let earlier = B::float_slice(
+                                s.spikes.clone(),
+                                &[Slice::new(0, Some(steps as isize - 1), 1)],
+                            );
+                            let z_prev = B::float_cat(vec![zeros, earlier], 0);
+                            let z_prev = B::float_reshape(z_prev, Shape::new([steps * batch, n]));
+                            B::float_matmul(
+                                contiguous::<B>(B::float_transpose(z_prev)),
+                                delta_flat.clone(),
+                            )
+                        }
+                    };
                     grads.register::<B>(node.id, g);
                 }
                 if let Some(node) = p_w_in {
@@ -263,6 +316,7 @@ impl<B: FusedBpttOps, C: CheckpointStrategy> FusedBpttOps for Autodiff<B, C> {
                     gain,
                     adaptive,
                     adaptive_reset,
+                    host,
                 };
                 prep.finish(state, spikes)
             }
@@ -298,47 +352,20 @@ pub(crate) fn run_fused(
         .adaptation
         .as_ref()
         .map(|(rho, beta)| (*rho, beta.clone().inner().unsqueeze::<2>()));
-    let mut v = Tensor::<2>::zeros([batch, n], &device);
-    let mut z = Tensor::<2>::zeros([batch, n], &device);
-    let mut a = Tensor::<2>::zeros([batch, n], &device);
-    let (mut zs, mut vs, mut xs, mut thresholds) = (vec![], vec![], vec![], vec![]);
-    for (t, p_t) in projected.iter_dim(0).enumerate() {
-        let _ = t;
-        let mut i_t: Tensor<2> = p_t.squeeze_dim(0);
-        i_t = i_t + z.clone().matmul(wr.clone());
-        let threshold = beta.as_ref().map(|(rho, beta)| {
-            a = a.clone() * *rho + z.clone() * (1.0 - *rho);
-            a.clone() * beta.clone() + thr0
-        });
-        let leak = v * dynamics.alpha;
-        let input_term = if dynamics.gain == 1.0 {
-            i_t
-        } else {
-            i_t * dynamics.gain
-        };
-        v = match (&threshold, dynamics.adaptive_reset) {
-            (Some(thr), true) => leak + input_term - z.clone() * thr.clone(),
-            _ => leak + input_term - z.clone() * thr0,
-        };
-        let x_t = match &threshold {
-            Some(thr) if dynamics.normalise_by_adaptive_threshold => {
-                (v.clone() - thr.clone()) / thr.clone()
-            }
-            Some(thr) => (v.clone() - thr.clone()) / thr0,
-            None => v.clone() / thr0 - 1.0,
-        };
-        z = x_t.clone().greater_elem(0.0).float();
-        zs.push(z.clone());
-        vs.push(v.clone());
-        xs.push(x_t);
-        if let Some(thr) = threshold {
-            thresholds.push(thr);
-        }
-    }
-    let spikes = Tensor::stack::<3>(zs, 0);
-    let membrane = Tensor::stack::<3>(vs, 0);
-    let x_all = Tensor::stack::<3>(xs, 0);
-    let thresholds = (!thresholds.is_empty()).then(|| Tensor::stack::<3>(thresholds, 0));
+    let host = on_host(&device);
+    let sim = if host {
+        simulate_host(dynamics, projected, wr, &beta)
+    } else {
+        simulate(dynamics, projected, wr, &beta)
+    };
+    let Simulation {
+        spikes,
+        membrane,
+        normalised: x_all,
+        thresholds,
+        last_membrane: v,
+        last_adaptation: a,
+    } = sim;
     let psi = dynamics
         .surrogate
         .derivative(x_all.reshape([steps * batch * n]))
@@ -372,6 +399,7 @@ pub(crate) fn run_fused(
     let (rho, adaptive) = beta.as_ref().map_or((0.0, false), |(rho, _)| (*rho, true));
     let last_membrane = Tensor::<2>::from_inner(v);
     let last_adaptation = adaptive.then(|| Tensor::<2>::from_inner(a));
+    let _ = membrane;
     let spikes_tracked = Tensor::from_dispatch(<Dispatch as FusedBpttOps>::attach_bptt(
         input.into_dispatch(),
         w_in.into_dispatch(),
@@ -385,10 +413,149 @@ pub(crate) fn run_fused(
         dynamics.gain,
         adaptive,
         dynamics.adaptive_reset,
+        host,
     ));
     FusedOutput {
         spikes: spikes_tracked,
         last_membrane,
         last_adaptation,
+    }
+}
+
+/// The forward pass's products, on the inner (non-autodiff) device.
+struct Simulation {
+    spikes: Tensor<3>,
+    membrane: Tensor<3>,
+    normalised: Tensor<3>,
+    thresholds: Option<Tensor<3>>,
+    last_membrane: Tensor<2>,
+    last_adaptation: Tensor<2>,
+}
+
+/// Whether tensors on `device` live in host memory (CPU backends).
+fn on_host(device: &Device) -> bool {
+    use burn::backend::DispatchDevice;
+    match device.as_dispatch() {
+        #[cfg(feature = "flex")]
+        DispatchDevice::Flex(_) => true,
+        #[cfg(feature = "ndarray")]
+        DispatchDevice::NdArray(_) => true,
+        _ => false,
+    }
+}
+
+/// The forward loop in tensor operations (any backend).
+fn simulate(
+    dynamics: &FusedDynamics,
+    projected: Tensor<3>,
+    wr: Tensor<2>,
+    beta: &Option<(f64, Tensor<2>)>,
+) -> Simulation {
+    let [_, batch, n] = projected.dims();
+    let device = projected.device();
+    let thr0 = dynamics.threshold;
+    let mut v = Tensor::<2>::zeros([batch, n], &device);
+    let mut z = Tensor::<2>::zeros([batch, n], &device);
+    let mut a = Tensor::<2>::zeros([batch, n], &device);
+    let (mut zs, mut vs, mut xs, mut thresholds) = (vec![], vec![], vec![], vec![]);
+    for p_t in projected.iter_dim(0) {
+        let mut i_t: Tensor<2> = p_t.squeeze_dim(0);
+        i_t = i_t + z.clone().matmul(wr.clone());
+        let threshold = beta.as_ref().map(|(rho, beta)| {
+            a = a.clone() * *rho + z.clone() * (1.0 - *rho);
+            a.clone() * beta.clone() + thr0
+        });
+        let leak = v * dynamics.alpha;
+        let input_term = if dynamics.gain == 1.0 {
+            i_t
+        } else {
+            i_t * dynamics.gain
+        };
+        v = match (&threshold, dynamics.adaptive_reset) {
+            (Some(thr), true) => leak + input_term - z.clone() * thr.clone(),
+            _ => leak + input_term - z.clone() * thr0,
+        };
+        let x_t = match &threshold {
+            Some(thr) if dynamics.normalise_by_adaptive_threshold => {
+                (v.clone() - thr.clone()) / thr.clone()
+            }
+            Some(thr) => (v.clone() - thr.clone()) / thr0,
+            None => v.clone() / thr0 - 1.0,
+        };
+        z = x_t.clone().greater_elem(0.0).float();
+        zs.push(z.clone());
+        vs.push(v.clone());
+        xs.push(x_t);
+        if let Some(thr) = threshold {
+            thresholds.push(thr);
+        }
+    }
+    Simulation {
+        spikes: Tensor::stack::<3>(zs, 0),
+        membrane: Tensor::stack::<3>(vs, 0),
+        normalised: Tensor::stack::<3>(xs, 0),
+        thresholds: (!thresholds.is_empty()).then(|| Tensor::stack::<3>(thresholds, 0)),
+        last_membrane: v,
+        last_adaptation: a,
+    }
+}
+
+/// The forward loop with the CPU kernel of `fused_host`.
+fn simulate_host(
+    dynamics: &FusedDynamics,
+    projected: Tensor<3>,
+    wr: Tensor<2>,
+    beta: &Option<(f64, Tensor<2>)>,
+) -> Simulation {
+    let [steps, batch, n] = projected.dims();
+    let device = projected.device();
+    let read = |t: Tensor<3>| {
+        t.into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32 data")
+    };
+    let beta_host: Option<(f32, Vec<f32>)> = beta.as_ref().map(|(rho, b)| {
+        let v = b
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .expect("f32 data");
+        (*rho as f32, v)
+    });
+    let w = wr
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 data");
+    let out = super::fused_host::forward(
+        &read(projected),
+        &w,
+        steps,
+        batch,
+        n,
+        &super::fused_host::HostDynamics {
+            alpha: dynamics.alpha as f32,
+            gain: dynamics.gain as f32,
+            threshold: dynamics.threshold as f32,
+            adaptation: beta_host.as_ref().map(|(rho, b)| (*rho, b.as_slice())),
+            adaptive_reset: dynamics.adaptive_reset,
+            normalise_by_adaptive_threshold: dynamics.normalise_by_adaptive_threshold,
+        },
+    );
+    let t3 = |v: Vec<f32>| Tensor::<3>::from_data(TensorData::new(v, [steps, batch, n]), &device);
+    let t2 = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [batch, n]), &device);
+    Simulation {
+        spikes: t3(out.spikes),
+        membrane: if out.membrane.is_empty() {
+            Tensor::zeros([steps, batch, n], &device)
+        } else {
+            t3(out.membrane)
+        },
+        normalised: t3(out.normalised),
+        thresholds: (!out.threshold.is_empty()).then(|| t3(out.threshold)),
+        last_membrane: t2(out.last_membrane),
+        last_adaptation: t2(out.last_adaptation),
     }
 }

@@ -7,6 +7,7 @@
 
 mod feedforward;
 mod fused;
+mod fused_host;
 mod readout;
 mod recurrent;
 
