@@ -437,6 +437,25 @@ fn fused_path_agrees_with_the_per_step_path() {
             }
         }
     }
+    #[derive(Debug)]
+    struct Quadratic;
+    impl spikeburn_core::spike::SurrogateGradient for Quadratic {
+        fn derivative(&self, x: Tensor<1>) -> Tensor<1> {
+            (x.powi_scalar(2).neg() + 1.0).clamp_min(0.0)
+        }
+        fn derivative_at(&self, x: f64) -> f64 {
+            (1.0 - x * x).max(0.0)
+        }
+    }
+    compare(
+        alif(true, true, InputScaling::Direct)
+            .with_surrogate(Surrogate::custom(Quadratic))
+            .init(n, &device)
+            .unwrap(),
+        5,
+        &device,
+        2.0,
+    );
     compare(
         LifConfig::new()
             .with_surrogate(Surrogate::Arctan { alpha: 2.0 })

@@ -27,6 +27,9 @@ use burn::backend::{Backend, Dispatch, TensorMetadata, backend_extension, tensor
 use burn::prelude::*;
 use burn::tensor::{Shape, Slice, TensorData};
 
+use std::sync::Arc;
+
+use super::fused_host::{HostBackward, HostDynamics, HostSaved};
 use crate::spike::{Surrogate, SurrogateGradient};
 
 /// The constants of a neuron model that the fused path can run: reset by
@@ -80,7 +83,7 @@ pub trait FusedBpttOps: Backend {
         gain: f64,
         adaptive: bool,
         adaptive_reset: bool,
-        host: bool,
+        host: Option<HostSavedHandle>,
     ) -> FloatTensor<Self> {
         let _ = (input, w_in, w_rec, kv, ka, rz);
         let _ = (alpha, rho, gain, adaptive, adaptive_reset, host);
@@ -109,9 +112,13 @@ struct BpttState<B: Backend> {
     gain: f64,
     adaptive: bool,
     adaptive_reset: bool,
-    /// Tensors live in host memory: run the CPU kernels of `fused_host`.
-    host: bool,
+    /// Host-memory copies for the CPU kernels of `fused_host` (CPU backends).
+    host: Option<HostSavedHandle>,
 }
+
+/// Shared handle on the host-side saved tensors (an ordinary argument of the op).
+#[derive(Clone, Debug)]
+pub struct HostSavedHandle(Arc<HostSaved>);
 
 fn host_vec<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
     burn::tensor::read_sync(B::float_into_data(t))
@@ -193,7 +200,7 @@ impl<B: FusedBpttOps, C: CheckpointStrategy> FusedBpttOps for Autodiff<B, C> {
         gain: f64,
         adaptive: bool,
         adaptive_reset: bool,
-        host: bool,
+        host: Option<HostSavedHandle>,
     ) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct BpttBackward;
@@ -214,64 +221,44 @@ impl<B: FusedBpttOps, C: CheckpointStrategy> FusedBpttOps for Autodiff<B, C> {
                 let (steps, batch, n) = (shape[0], shape[1], shape[2]);
                 let n_in = s.input.shape()[2];
                 let device = s.spikes.device();
-                let (delta_flat, host_w_rec_grad) = if s.host {
-                    let spikes = host_vec::<B>(s.spikes.clone());
-                    let delta = super::fused_host::reverse(
+                if let Some(saved) = &s.host {
+                    let (d_input, d_w_in, d_w_rec) = super::fused_host::backward(
+                        &saved.0,
                         &host_vec::<B>(grad),
-                        &host_vec::<B>(s.kv.clone()),
-                        &host_vec::<B>(s.ka.clone()),
-                        &host_vec::<B>(s.rz.clone()),
-                        &host_vec::<B>(s.w_rec.clone()),
-                        steps,
-                        batch,
-                        n,
-                        &super::fused_host::HostBackward {
-                            alpha: s.alpha as f32,
-                            rho: s.rho as f32,
-                            gain: s.gain as f32,
-                            adaptive: s.adaptive,
-                            adaptive_reset: s.adaptive_reset,
-                        },
+                        p_input.is_some(),
+                        p_w_in.is_some(),
+                        p_w_rec.is_some(),
                     );
-                    let g_rec = p_w_rec.is_some().then(|| {
-                        super::fused_host::recurrent_weight_gradient(
-                            &spikes, &delta, steps, batch, n,
-                        )
-                    });
-                    let delta =
-                        B::float_from_data(TensorData::new(delta, [steps * batch, n]), &device);
-                    let g_rec =
-                        g_rec.map(|g| B::float_from_data(TensorData::new(g, [n, n]), &device));
-                    (delta, g_rec)
-                } else {
-                    let delta_i = reverse_recursion::<B>(grad, &s);
-                    (
-                        B::float_reshape(delta_i, Shape::new([steps * batch, n])),
-                        None,
-                    )
-                };
-                if let Some(node) = p_w_rec {
-                    let g = match host_w_rec_grad {
-                        Some(g) => g,
-                        None => {
-                            // z_{t-1}: the spikes shifted one step later, zero at t = 0.
-                            let zeros = B::float_zeros(
-                                Shape::new([1, batch, n]),
-                                &device,
-                                s.spikes.dtype().into(),
-                            );
-                            let earlier = B::float_slice(
-                                s.spikes.clone(),
-                                &[Slice::new(0, Some(steps as isize - 1), 1)],
-                            );
-                            let z_prev = B::float_cat(vec![zeros, earlier], 0);
-                            let z_prev = B::float_reshape(z_prev, Shape::new([steps * batch, n]));
-                            B::float_matmul(
-                                contiguous::<B>(B::float_transpose(z_prev)),
-                                delta_flat.clone(),
-                            )
-                        }
+                    let lift = |v: Vec<f32>, shape: Vec<usize>| {
+                        B::float_from_data(TensorData::new(v, shape), &device)
                     };
+                    if let (Some(node), Some(g)) = (p_input, d_input) {
+                        grads.register::<B>(node.id, lift(g, vec![steps, batch, n_in]));
+                    }
+                    if let (Some(node), Some(g)) = (p_w_in, d_w_in) {
+                        grads.register::<B>(node.id, lift(g, vec![n_in, n]));
+                    }
+                    if let (Some(node), Some(g)) = (p_w_rec, d_w_rec) {
+                        grads.register::<B>(node.id, lift(g, vec![n, n]));
+                    }
+                    return;
+                }
+                let delta_i = reverse_recursion::<B>(grad, &s);
+                let delta_flat = B::float_reshape(delta_i, Shape::new([steps * batch, n]));
+                if let Some(node) = p_w_rec {
+                    // z_{t-1}: the spikes shifted one step later, zero at t = 0.
+                    let zeros =
+                        B::float_zeros(Shape::new([1, batch, n]), &device, s.spikes.dtype().into());
+                    let earlier = B::float_slice(
+                        s.spikes.clone(),
+                        &[Slice::new(0, Some(steps as isize - 1), 1)],
+                    );
+                    let z_prev = B::float_cat(vec![zeros, earlier], 0);
+                    let z_prev = B::float_reshape(z_prev, Shape::new([steps * batch, n]));
+                    let g = B::float_matmul(
+                        contiguous::<B>(B::float_transpose(z_prev)),
+                        delta_flat.clone(),
+                    );
                     grads.register::<B>(node.id, g);
                 }
                 if let Some(node) = p_w_in {
@@ -333,6 +320,125 @@ pub(crate) fn run_fused(
     w_in: Tensor<2>,
     w_rec: Tensor<2>,
 ) -> FusedOutput {
+    if on_host(&w_in.clone().inner().device()) {
+        run_host(dynamics, input, w_in, w_rec)
+    } else {
+        run_tensor_ops(dynamics, input, w_in, w_rec)
+    }
+}
+
+fn host_data<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 data")
+}
+
+/// The CPU path: everything between the weights and the spikes in host memory.
+fn run_host(
+    dynamics: &FusedDynamics,
+    input: Tensor<3>,
+    w_in: Tensor<2>,
+    w_rec: Tensor<2>,
+) -> FusedOutput {
+    let [steps, batch, n_in] = input.dims();
+    let n = w_rec.dims()[0];
+    let device = w_in.clone().inner().device();
+    let x = host_data(input.clone().inner());
+    let wi = host_data(w_in.clone().inner());
+    let wr = host_data(w_rec.clone().inner());
+    let beta = dynamics
+        .adaptation
+        .as_ref()
+        .map(|(rho, b)| (*rho as f32, host_data(b.clone().inner())));
+    let builtin = match &dynamics.surrogate {
+        Surrogate::Custom(_) => None,
+        s => Some(s.clone()),
+    };
+    let psi = builtin.map(|s| move |x: f32| s.derivative_at(x as f64) as f32);
+    let host = HostDynamics {
+        alpha: dynamics.alpha as f32,
+        gain: dynamics.gain as f32,
+        threshold: dynamics.threshold as f32,
+        adaptation: beta.as_ref().map(|(rho, b)| (*rho, b.as_slice())),
+        adaptive_reset: dynamics.adaptive_reset,
+        normalise_by_adaptive_threshold: dynamics.normalise_by_adaptive_threshold,
+        surrogate: psi.as_ref().map(|f| f as &(dyn Fn(f32) -> f32 + Sync)),
+    };
+    let projected = super::fused_host::project(&x, &wi, steps * batch, n_in, n);
+    let mut fwd = super::fused_host::forward(&projected, &wr, steps, batch, n, &host);
+    drop(projected);
+    if host.surrogate.is_none() {
+        // A user surrogate is a tensor function: evaluate it once on the whole sequence.
+        let xs = std::mem::take(&mut fwd.normalised);
+        let xs = Tensor::<1>::from_data(TensorData::new(xs, [steps * batch * n]), &device);
+        fwd.apply_surrogate(&host_data(dynamics.surrogate.derivative(xs)));
+    }
+    let adaptive = beta.is_some();
+    let rho = beta.as_ref().map_or(0.0, |(rho, _)| *rho as f64);
+    let spikes = Tensor::<3>::from_inner(Tensor::from_data(
+        TensorData::new(fwd.spikes.clone(), [steps, batch, n]),
+        &device,
+    ));
+    let last_membrane = Tensor::<2>::from_inner(Tensor::from_data(
+        TensorData::new(fwd.last_membrane.clone(), [batch, n]),
+        &device,
+    ));
+    let last_adaptation = adaptive.then(|| {
+        Tensor::<2>::from_inner(Tensor::from_data(
+            TensorData::new(fwd.last_adaptation.clone(), [batch, n]),
+            &device,
+        ))
+    });
+    let saved = HostSavedHandle(Arc::new(HostSaved {
+        input: x,
+        w_in: wi,
+        w_rec: wr,
+        spikes: fwd.spikes,
+        kv: fwd.kv,
+        ka: fwd.ka,
+        rz: fwd.rz,
+        steps,
+        batch,
+        n_in,
+        n,
+        constants: HostBackward {
+            alpha: dynamics.alpha as f32,
+            rho: rho as f32,
+            gain: dynamics.gain as f32,
+            adaptive,
+            adaptive_reset: dynamics.adaptive_reset,
+        },
+    }));
+    let spikes_tracked = Tensor::from_dispatch(<Dispatch as FusedBpttOps>::attach_bptt(
+        input.into_dispatch(),
+        w_in.into_dispatch(),
+        w_rec.into_dispatch(),
+        spikes.clone().into_dispatch(),
+        spikes.clone().into_dispatch(),
+        spikes.clone().into_dispatch(),
+        spikes.into_dispatch(),
+        dynamics.alpha,
+        rho,
+        dynamics.gain,
+        adaptive,
+        dynamics.adaptive_reset,
+        Some(saved),
+    ));
+    FusedOutput {
+        spikes: spikes_tracked,
+        last_membrane,
+        last_adaptation,
+    }
+}
+
+/// The portable path in tensor operations (GPU backends).
+fn run_tensor_ops(
+    dynamics: &FusedDynamics,
+    input: Tensor<3>,
+    w_in: Tensor<2>,
+    w_rec: Tensor<2>,
+) -> FusedOutput {
     let [steps, batch, n_in] = input.dims();
     let n = w_rec.dims()[0];
     let lift = |t: Tensor<3>| Tensor::<3>::from_inner(t);
@@ -343,7 +449,6 @@ pub(crate) fn run_fused(
     );
     let device = x.device();
     let projected = x
-        .clone()
         .reshape([steps * batch, n_in])
         .matmul(wi)
         .reshape([steps, batch, n]);
@@ -352,12 +457,6 @@ pub(crate) fn run_fused(
         .adaptation
         .as_ref()
         .map(|(rho, beta)| (*rho, beta.clone().inner().unsqueeze::<2>()));
-    let host = on_host(&device);
-    let sim = if host {
-        simulate_host(dynamics, projected, wr, &beta)
-    } else {
-        simulate(dynamics, projected, wr, &beta)
-    };
     let Simulation {
         spikes,
         membrane,
@@ -365,7 +464,7 @@ pub(crate) fn run_fused(
         thresholds,
         last_membrane: v,
         last_adaptation: a,
-    } = sim;
+    } = simulate(dynamics, projected, wr, &beta);
     let psi = dynamics
         .surrogate
         .derivative(x_all.reshape([steps * batch * n]))
@@ -399,7 +498,6 @@ pub(crate) fn run_fused(
     let (rho, adaptive) = beta.as_ref().map_or((0.0, false), |(rho, _)| (*rho, true));
     let last_membrane = Tensor::<2>::from_inner(v);
     let last_adaptation = adaptive.then(|| Tensor::<2>::from_inner(a));
-    let _ = membrane;
     let spikes_tracked = Tensor::from_dispatch(<Dispatch as FusedBpttOps>::attach_bptt(
         input.into_dispatch(),
         w_in.into_dispatch(),
@@ -413,7 +511,7 @@ pub(crate) fn run_fused(
         dynamics.gain,
         adaptive,
         dynamics.adaptive_reset,
-        host,
+        None,
     ));
     FusedOutput {
         spikes: spikes_tracked,
@@ -497,65 +595,5 @@ fn simulate(
         thresholds: (!thresholds.is_empty()).then(|| Tensor::stack::<3>(thresholds, 0)),
         last_membrane: v,
         last_adaptation: a,
-    }
-}
-
-/// The forward loop with the CPU kernel of `fused_host`.
-fn simulate_host(
-    dynamics: &FusedDynamics,
-    projected: Tensor<3>,
-    wr: Tensor<2>,
-    beta: &Option<(f64, Tensor<2>)>,
-) -> Simulation {
-    let [steps, batch, n] = projected.dims();
-    let device = projected.device();
-    let read = |t: Tensor<3>| {
-        t.into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 data")
-    };
-    let beta_host: Option<(f32, Vec<f32>)> = beta.as_ref().map(|(rho, b)| {
-        let v = b
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .expect("f32 data");
-        (*rho as f32, v)
-    });
-    let w = wr
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("f32 data");
-    let out = super::fused_host::forward(
-        &read(projected),
-        &w,
-        steps,
-        batch,
-        n,
-        &super::fused_host::HostDynamics {
-            alpha: dynamics.alpha as f32,
-            gain: dynamics.gain as f32,
-            threshold: dynamics.threshold as f32,
-            adaptation: beta_host.as_ref().map(|(rho, b)| (*rho, b.as_slice())),
-            adaptive_reset: dynamics.adaptive_reset,
-            normalise_by_adaptive_threshold: dynamics.normalise_by_adaptive_threshold,
-        },
-    );
-    let t3 = |v: Vec<f32>| Tensor::<3>::from_data(TensorData::new(v, [steps, batch, n]), &device);
-    let t2 = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, [batch, n]), &device);
-    Simulation {
-        spikes: t3(out.spikes),
-        membrane: if out.membrane.is_empty() {
-            Tensor::zeros([steps, batch, n], &device)
-        } else {
-            t3(out.membrane)
-        },
-        normalised: t3(out.normalised),
-        thresholds: (!out.threshold.is_empty()).then(|| t3(out.threshold)),
-        last_membrane: t2(out.last_membrane),
-        last_adaptation: t2(out.last_adaptation),
     }
 }

@@ -18,20 +18,37 @@ pub(crate) struct HostDynamics<'a> {
     pub adaptation: Option<(f32, &'a [f32])>,
     pub adaptive_reset: bool,
     pub normalise_by_adaptive_threshold: bool,
+    /// The surrogate `ψ(x)`, when it can be evaluated per element on the host;
+    /// `None` keeps the normalised potentials for a tensor evaluation.
+    pub surrogate: Option<&'a (dyn Fn(f32) -> f32 + Sync)>,
 }
 
 /// Everything the forward pass produces, `[T, B, N]` row-major unless noted.
 pub(crate) struct HostForward {
     pub spikes: Vec<f32>,
-    /// Normalised membrane `x` (the surrogate's argument).
+    /// `Kv = ψ ∂x/∂v` (without the `ψ` factor when no host surrogate was given).
+    pub kv: Vec<f32>,
+    /// `Ka = ψ ∂x/∂a` (ALIF only; same convention).
+    pub ka: Vec<f32>,
+    /// `Rz = β z_{t−1}` (ALIF with adaptive reset only).
+    pub rz: Vec<f32>,
+    /// Normalised potentials `x` (only without a host surrogate).
     pub normalised: Vec<f32>,
-    /// `v_t` (kept only when the surrogate is normalised by `A_t`).
-    pub membrane: Vec<f32>,
-    /// `A_t` (ALIF only).
-    pub threshold: Vec<f32>,
     /// `v` and `a` after the last step, `[B, N]`.
     pub last_membrane: Vec<f32>,
     pub last_adaptation: Vec<f32>,
+}
+
+impl HostForward {
+    /// Multiplies `Kv` and `Ka` by `ψ` evaluated elsewhere.
+    pub(crate) fn apply_surrogate(&mut self, psi: &[f32]) {
+        for (k, p) in self.kv.iter_mut().zip(psi) {
+            *k *= *p;
+        }
+        for (k, p) in self.ka.iter_mut().zip(psi) {
+            *k *= *p;
+        }
+    }
 }
 
 /// Runs the dynamics over `projected` (`x_t W_in`, `[T, B, N]`).
@@ -44,28 +61,32 @@ pub(crate) fn forward(
     d: &HostDynamics,
 ) -> HostForward {
     let size = batch * n;
-    let keep_v = d.adaptation.is_some() && d.normalise_by_adaptive_threshold;
+    let total = steps * size;
+    let adaptive = d.adaptation.is_some();
     let mut out = HostForward {
-        spikes: vec![0.0; steps * size],
-        normalised: vec![0.0; steps * size],
-        membrane: if keep_v {
-            vec![0.0; steps * size]
+        spikes: vec![0.0; total],
+        kv: vec![0.0; total],
+        ka: if adaptive { vec![0.0; total] } else { vec![] },
+        rz: if adaptive && d.adaptive_reset {
+            vec![0.0; total]
         } else {
             vec![]
         },
-        threshold: if d.adaptation.is_some() {
-            vec![0.0; steps * size]
+        normalised: if d.surrogate.is_none() {
+            vec![0.0; total]
         } else {
             vec![]
         },
         last_membrane: vec![0.0; size],
         last_adaptation: vec![0.0; size],
     };
+    let psi = |x: f32| d.surrogate.map_or(1.0, |f| f(x));
     let mut v = vec![0f32; size];
     let mut a = vec![0f32; size];
     let mut z_prev = vec![0f32; size];
     let mut current = vec![0f32; n];
     let mut active: Vec<usize> = Vec::with_capacity(n);
+    let inv0 = 1.0 / d.threshold;
     for t in 0..steps {
         for b in 0..batch {
             let row = b * n..(b + 1) * n;
@@ -80,38 +101,47 @@ pub(crate) fn forward(
             }
             let (v, a, z_prev) = (&mut v[row.clone()], &mut a[row.clone()], &z_prev[row]);
             let spikes = &mut out.spikes[base..base + n];
-            let normalised = &mut out.normalised[base..base + n];
+            let kv = &mut out.kv[base..base + n];
             match d.adaptation {
                 None => {
                     // LIF: x = (v − ϑ)/ϑ, reset subtracts ϑ.
-                    let inv = 1.0 / d.threshold;
                     for k in 0..n {
                         let vk = d.alpha * v[k] + d.gain * current[k] - d.threshold * z_prev[k];
                         v[k] = vk;
-                        let x = (vk - d.threshold) * inv;
-                        normalised[k] = x;
+                        let x = (vk - d.threshold) * inv0;
+                        if !out.normalised.is_empty() {
+                            out.normalised[base + k] = x;
+                        }
+                        kv[k] = psi(x) * inv0;
                         spikes[k] = if x > 0.0 { 1.0 } else { 0.0 };
                     }
                 }
                 Some((rho, beta)) => {
-                    let thresholds = &mut out.threshold[base..base + n];
-                    let inv0 = 1.0 / d.threshold;
+                    let ka = &mut out.ka[base..base + n];
                     for k in 0..n {
                         let z_old = z_prev[k];
                         let ak = rho * a[k] + (1.0 - rho) * z_old;
                         a[k] = ak;
                         let thr = d.threshold + beta[k] * ak;
-                        thresholds[k] = thr;
                         let reset = if d.adaptive_reset { thr } else { d.threshold };
                         let vk = d.alpha * v[k] + d.gain * current[k] - reset * z_old;
                         v[k] = vk;
-                        let x = if d.normalise_by_adaptive_threshold {
-                            out.membrane[base + k] = vk;
-                            (vk - thr) / thr
+                        let (x, dx_dv, dx_da) = if d.normalise_by_adaptive_threshold {
+                            // x = v/A − 1: ∂x/∂v = 1/A, ∂x/∂a = −β v / A².
+                            let inv = 1.0 / thr;
+                            ((vk - thr) * inv, inv, -beta[k] * vk * inv * inv)
                         } else {
-                            (vk - thr) * inv0
+                            ((vk - thr) * inv0, inv0, -beta[k] * inv0)
                         };
-                        normalised[k] = x;
+                        if !out.normalised.is_empty() {
+                            out.normalised[base + k] = x;
+                        }
+                        let p = psi(x);
+                        kv[k] = p * dx_dv;
+                        ka[k] = p * dx_da;
+                        if d.adaptive_reset {
+                            out.rz[base + k] = beta[k] * z_old;
+                        }
                         spikes[k] = if x > 0.0 { 1.0 } else { 0.0 };
                     }
                 }
@@ -124,7 +154,139 @@ pub(crate) fn forward(
     out
 }
 
+/// Dense-or-sparse product `X W` for `X` `[rows, k]` and `W` `[k, n]`:
+/// rows of a mostly-zero `X` (spike inputs) only add the rows of `W` they select.
+pub(crate) fn project(x: &[f32], w: &[f32], rows: usize, k: usize, n: usize) -> Vec<f32> {
+    let mut out = vec![0f32; rows * n];
+    if density(x) < SPARSE_DENSITY {
+        for r in 0..rows {
+            let o = &mut out[r * n..(r + 1) * n];
+            for (c, &xv) in x[r * k..(r + 1) * k].iter().enumerate() {
+                if xv != 0.0 {
+                    for (ov, wv) in o.iter_mut().zip(&w[c * n..(c + 1) * n]) {
+                        *ov += xv * *wv;
+                    }
+                }
+            }
+        }
+    } else {
+        // SAFETY: row-major buffers of rows×k, k×n and rows×n f32s.
+        unsafe {
+            matrixmultiply::sgemm(
+                rows,
+                k,
+                n,
+                1.0,
+                x.as_ptr(),
+                k as isize,
+                1,
+                w.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                out.as_mut_ptr(),
+                n as isize,
+                1,
+            );
+        }
+    }
+    out
+}
+
+/// `Xᵀ Δ` (`[k, n]`) for `X` `[rows, k]` and `Δ` `[rows, n]`, sparse-aware like [`project`].
+pub(crate) fn transposed_product(
+    x: &[f32],
+    delta: &[f32],
+    rows: usize,
+    k: usize,
+    n: usize,
+) -> Vec<f32> {
+    let mut out = vec![0f32; k * n];
+    if density(x) < SPARSE_DENSITY {
+        for r in 0..rows {
+            let d = &delta[r * n..(r + 1) * n];
+            for (c, &xv) in x[r * k..(r + 1) * k].iter().enumerate() {
+                if xv != 0.0 {
+                    for (ov, dv) in out[c * n..(c + 1) * n].iter_mut().zip(d) {
+                        *ov += xv * *dv;
+                    }
+                }
+            }
+        }
+    } else {
+        // SAFETY: Xᵀ is the strided view (1, k) of the rows×k buffer; Δ and
+        // the output are row-major rows×n and k×n.
+        unsafe {
+            matrixmultiply::sgemm(
+                k,
+                rows,
+                n,
+                1.0,
+                x.as_ptr(),
+                1,
+                k as isize,
+                delta.as_ptr(),
+                n as isize,
+                1,
+                0.0,
+                out.as_mut_ptr(),
+                n as isize,
+                1,
+            );
+        }
+    }
+    out
+}
+
+/// `Δ Wᵀ` (`[rows, k]`) for `Δ` `[rows, n]` and `W` `[k, n]`.
+pub(crate) fn product_transposed(
+    delta: &[f32],
+    w: &[f32],
+    rows: usize,
+    k: usize,
+    n: usize,
+) -> Vec<f32> {
+    let mut w_t = vec![0f32; n * k];
+    for c in 0..k {
+        for j in 0..n {
+            w_t[j * k + c] = w[c * n + j];
+        }
+    }
+    let mut out = vec![0f32; rows * k];
+    // SAFETY: row-major buffers of rows×n, n×k and rows×k f32s.
+    unsafe {
+        matrixmultiply::sgemm(
+            rows,
+            n,
+            k,
+            1.0,
+            delta.as_ptr(),
+            n as isize,
+            1,
+            w_t.as_ptr(),
+            k as isize,
+            1,
+            0.0,
+            out.as_mut_ptr(),
+            k as isize,
+            1,
+        );
+    }
+    out
+}
+
+/// Below this fraction of non-zeros, products skip the zeros.
+const SPARSE_DENSITY: f64 = 0.25;
+
+fn density(x: &[f32]) -> f64 {
+    if x.is_empty() {
+        return 0.0;
+    }
+    x.iter().filter(|v| **v != 0.0).count() as f64 / x.len() as f64
+}
+
 /// Constants of the backward recursion.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct HostBackward {
     pub alpha: f32,
     pub rho: f32,
@@ -187,11 +349,9 @@ pub(crate) fn reverse(
             }
         }
         let first = t + 1 == steps;
-        let (kv, ka, rz) = (
-            &kv[base..base + size],
-            &ka[base..base + size],
-            &rz[base..base + size],
-        );
+        let kv = &kv[base..base + size];
+        let ka = ka.get(base..base + size).unwrap_or(&[]);
+        let rz = rz.get(base..base + size).unwrap_or(&[]);
         let out = &mut delta_i[base..base + size];
         if !c.adaptive {
             for k in 0..size {
@@ -272,111 +432,56 @@ mod tests {
         assert_eq!(out, [21.5, 43.5]);
     }
 }
-#[cfg(test)]
-mod timing {
-    #[test]
-    #[ignore]
-    fn time_kernels() {
-        let (t, b, n) = (500usize, 32usize, 256usize);
-        let size = b * n;
-        let w: Vec<f32> = (0..n * n)
-            .map(|i| ((i * 7919) % 1000) as f32 * 1e-4 - 0.05)
-            .collect();
-        let g: Vec<f32> = (0..t * size)
-            .map(|i| ((i * 31) % 100) as f32 * 1e-3)
-            .collect();
-        let z: Vec<f32> = (0..t * size)
-            .map(|i| {
-                if (i * 2654435761usize) % 100 < 4 {
-                    1.0
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let s = std::time::Instant::now();
-        let mut out = vec![0f32; size];
-        for _ in 0..t {
-            unsafe {
-                matrixmultiply::sgemm(
-                    b,
-                    n,
-                    n,
-                    1.0,
-                    g.as_ptr(),
-                    n as isize,
-                    1,
-                    w.as_ptr(),
-                    1,
-                    n as isize,
-                    1.0,
-                    out.as_mut_ptr(),
-                    n as isize,
-                    1,
-                );
-            }
-        }
-        eprintln!("500 strided sgemm {:?}", s.elapsed());
-        let s = std::time::Instant::now();
-        for _ in 0..t {
-            unsafe {
-                matrixmultiply::sgemm(
-                    b,
-                    n,
-                    n,
-                    1.0,
-                    g.as_ptr(),
-                    n as isize,
-                    1,
-                    w.as_ptr(),
-                    n as isize,
-                    1,
-                    1.0,
-                    out.as_mut_ptr(),
-                    n as isize,
-                    1,
-                );
-            }
-        }
-        eprintln!("500 plain sgemm {:?}", s.elapsed());
-        let s = std::time::Instant::now();
-        let d = super::reverse(
-            &g,
-            &g,
-            &g,
-            &g,
-            &w,
-            t,
-            b,
-            n,
-            &super::HostBackward {
-                alpha: 0.95,
-                rho: 0.99,
-                gain: 1.0,
-                adaptive: false,
-                adaptive_reset: false,
-            },
-        );
-        eprintln!("reverse {:?}", s.elapsed());
-        let s = std::time::Instant::now();
-        let _ = super::recurrent_weight_gradient(&z, &d, t, b, n);
-        eprintln!("wrec grad {:?}", s.elapsed());
-        let s = std::time::Instant::now();
-        let _ = super::forward(
-            &g,
-            &w,
-            t,
-            b,
-            n,
-            &super::HostDynamics {
-                alpha: 0.95,
-                gain: 1.0,
-                threshold: 1.0,
-                adaptation: None,
-                adaptive_reset: false,
-                normalise_by_adaptive_threshold: false,
-            },
-        );
-        eprintln!("forward {:?}", s.elapsed());
+/// What the host backward needs, kept in host memory between the passes.
+pub(crate) struct HostSaved {
+    pub input: Vec<f32>,
+    pub w_in: Vec<f32>,
+    pub w_rec: Vec<f32>,
+    pub spikes: Vec<f32>,
+    pub kv: Vec<f32>,
+    pub ka: Vec<f32>,
+    pub rz: Vec<f32>,
+    pub steps: usize,
+    pub batch: usize,
+    pub n_in: usize,
+    pub n: usize,
+    pub constants: HostBackward,
+}
+
+impl std::fmt::Debug for HostSaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HostSaved {{ steps: {}, batch: {}, n_in: {}, n: {} }}",
+            self.steps, self.batch, self.n_in, self.n
+        )
     }
+}
+
+/// Gradients of the host backward: `(δ input, δW_in, δW_rec)`, each only when asked.
+pub(crate) fn backward(
+    saved: &HostSaved,
+    grad: &[f32],
+    want_input: bool,
+    want_w_in: bool,
+    want_w_rec: bool,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
+    let (steps, batch, n_in, n) = (saved.steps, saved.batch, saved.n_in, saved.n);
+    let delta = reverse(
+        grad,
+        &saved.kv,
+        &saved.ka,
+        &saved.rz,
+        &saved.w_rec,
+        steps,
+        batch,
+        n,
+        &saved.constants,
+    );
+    let rows = steps * batch;
+    let d_input = want_input.then(|| product_transposed(&delta, &saved.w_in, rows, n_in, n));
+    let d_w_in = want_w_in.then(|| transposed_product(&saved.input, &delta, rows, n_in, n));
+    let d_w_rec =
+        want_w_rec.then(|| recurrent_weight_gradient(&saved.spikes, &delta, steps, batch, n));
+    (d_input, d_w_in, d_w_rec)
 }
