@@ -222,7 +222,7 @@ impl<B: FusedBpttOps, C: CheckpointStrategy> FusedBpttOps for Autodiff<B, C> {
                 let n_in = s.input.shape()[2];
                 let device = s.spikes.device();
                 if let Some(saved) = &s.host {
-                    let (d_input, d_w_in, d_w_rec) = super::fused_host::backward(
+                    let g = super::fused_host::backward(
                         &saved.0,
                         &host_vec::<B>(grad),
                         p_input.is_some(),
@@ -232,13 +232,13 @@ impl<B: FusedBpttOps, C: CheckpointStrategy> FusedBpttOps for Autodiff<B, C> {
                     let lift = |v: Vec<f32>, shape: Vec<usize>| {
                         B::float_from_data(TensorData::new(v, shape), &device)
                     };
-                    if let (Some(node), Some(g)) = (p_input, d_input) {
+                    if let (Some(node), Some(g)) = (p_input, g.input) {
                         grads.register::<B>(node.id, lift(g, vec![steps, batch, n_in]));
                     }
-                    if let (Some(node), Some(g)) = (p_w_in, d_w_in) {
+                    if let (Some(node), Some(g)) = (p_w_in, g.w_in) {
                         grads.register::<B>(node.id, lift(g, vec![n_in, n]));
                     }
-                    if let (Some(node), Some(g)) = (p_w_rec, d_w_rec) {
+                    if let (Some(node), Some(g)) = (p_w_rec, g.w_rec) {
                         grads.register::<B>(node.id, lift(g, vec![n, n]));
                     }
                     return;

@@ -402,6 +402,71 @@ pub(crate) fn recurrent_weight_gradient(
     grad
 }
 
+/// What the host backward needs, kept in host memory between the passes.
+pub(crate) struct HostSaved {
+    pub input: Vec<f32>,
+    pub w_in: Vec<f32>,
+    pub w_rec: Vec<f32>,
+    pub spikes: Vec<f32>,
+    pub kv: Vec<f32>,
+    pub ka: Vec<f32>,
+    pub rz: Vec<f32>,
+    pub steps: usize,
+    pub batch: usize,
+    pub n_in: usize,
+    pub n: usize,
+    pub constants: HostBackward,
+}
+
+impl std::fmt::Debug for HostSaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "HostSaved {{ steps: {}, batch: {}, n_in: {}, n: {} }}",
+            self.steps, self.batch, self.n_in, self.n
+        )
+    }
+}
+
+/// Gradients of the host backward, each computed only when asked for.
+pub(crate) struct HostGradients {
+    pub input: Option<Vec<f32>>,
+    pub w_in: Option<Vec<f32>>,
+    pub w_rec: Option<Vec<f32>>,
+}
+
+/// The whole host backward from `∂L/∂z` (`[T, B, N]`).
+pub(crate) fn backward(
+    saved: &HostSaved,
+    grad: &[f32],
+    want_input: bool,
+    want_w_in: bool,
+    want_w_rec: bool,
+) -> HostGradients {
+    let (steps, batch, n_in, n) = (saved.steps, saved.batch, saved.n_in, saved.n);
+    let delta = reverse(
+        grad,
+        &saved.kv,
+        &saved.ka,
+        &saved.rz,
+        &saved.w_rec,
+        steps,
+        batch,
+        n,
+        &saved.constants,
+    );
+    let rows = steps * batch;
+    let d_input = want_input.then(|| product_transposed(&delta, &saved.w_in, rows, n_in, n));
+    let d_w_in = want_w_in.then(|| transposed_product(&saved.input, &delta, rows, n_in, n));
+    let d_w_rec =
+        want_w_rec.then(|| recurrent_weight_gradient(&saved.spikes, &delta, steps, batch, n));
+    HostGradients {
+        input: d_input,
+        w_in: d_w_in,
+        w_rec: d_w_rec,
+    }
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -431,57 +496,4 @@ mod tests {
         }
         assert_eq!(out, [21.5, 43.5]);
     }
-}
-/// What the host backward needs, kept in host memory between the passes.
-pub(crate) struct HostSaved {
-    pub input: Vec<f32>,
-    pub w_in: Vec<f32>,
-    pub w_rec: Vec<f32>,
-    pub spikes: Vec<f32>,
-    pub kv: Vec<f32>,
-    pub ka: Vec<f32>,
-    pub rz: Vec<f32>,
-    pub steps: usize,
-    pub batch: usize,
-    pub n_in: usize,
-    pub n: usize,
-    pub constants: HostBackward,
-}
-
-impl std::fmt::Debug for HostSaved {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "HostSaved {{ steps: {}, batch: {}, n_in: {}, n: {} }}",
-            self.steps, self.batch, self.n_in, self.n
-        )
-    }
-}
-
-/// Gradients of the host backward: `(δ input, δW_in, δW_rec)`, each only when asked.
-pub(crate) fn backward(
-    saved: &HostSaved,
-    grad: &[f32],
-    want_input: bool,
-    want_w_in: bool,
-    want_w_rec: bool,
-) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
-    let (steps, batch, n_in, n) = (saved.steps, saved.batch, saved.n_in, saved.n);
-    let delta = reverse(
-        grad,
-        &saved.kv,
-        &saved.ka,
-        &saved.rz,
-        &saved.w_rec,
-        steps,
-        batch,
-        n,
-        &saved.constants,
-    );
-    let rows = steps * batch;
-    let d_input = want_input.then(|| product_transposed(&delta, &saved.w_in, rows, n_in, n));
-    let d_w_in = want_w_in.then(|| transposed_product(&saved.input, &delta, rows, n_in, n));
-    let d_w_rec =
-        want_w_rec.then(|| recurrent_weight_gradient(&saved.spikes, &delta, steps, batch, n));
-    (d_input, d_w_in, d_w_rec)
 }
