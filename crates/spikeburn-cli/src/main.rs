@@ -18,6 +18,12 @@ mod plot;
 mod report;
 
 use clap::{Parser, Subcommand};
+
+// Training allocates and frees sequence-sized buffers every iteration; glibc
+// hands those back to the kernel each time (page faults on every reuse),
+// mimalloc keeps them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
