@@ -63,7 +63,9 @@ pub fn run(
     let mut line = serde_json::to_value(&result).map_err(|e| e.to_string())?;
     let extra = json!({
         "backend": backend,
-        "threads": 1,
+        // The fused CPU kernels split the batch over this many threads;
+        // Burn's own CPU ops (flex without rayon) are single-threaded.
+        "threads": if backend == "wgpu" { 1 } else { spikeburn_core::layer::host_threads() },
         "peak_rss_mb": spikeburn_bench::peak_rss_mb(),
         "git_rev": git_rev(),
     });

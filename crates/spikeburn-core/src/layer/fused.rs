@@ -29,7 +29,9 @@ use burn::tensor::{Shape, Slice, TensorData};
 
 use std::sync::Arc;
 
-use super::fused_host::{HostBackward, HostDynamics, HostSaved};
+use super::fused_host::{
+    HostBackward, HostDynamics, HostForward, HostSaved, merge_rows, take_rows,
+};
 use crate::spike::{Surrogate, SurrogateGradient};
 
 /// The constants of a neuron model that the fused path can run: reset by
@@ -365,39 +367,52 @@ fn run_host(
         normalise_by_adaptive_threshold: dynamics.normalise_by_adaptive_threshold,
         surrogate: psi.as_ref().map(|f| f as &(dyn Fn(f32) -> f32 + Sync)),
     };
-    let projected = super::fused_host::project(&x, &wi, steps * batch, n_in, n);
-    let mut fwd = super::fused_host::forward(&projected, &wr, steps, batch, n, &host);
-    drop(projected);
+    let mut parts = super::fused_host::forward_parallel(&x, &wi, &wr, steps, batch, n_in, n, &host);
+    drop(x);
     if host.surrogate.is_none() {
         // A user surrogate is a tensor function: evaluate it once on the whole sequence.
-        let xs = std::mem::take(&mut fwd.normalised);
+        let xs = merge_rows(
+            parts
+                .iter()
+                .map(|p| (p.rows, p.forward.normalised.as_slice())),
+            steps,
+            batch,
+            n,
+        );
         let xs = Tensor::<1>::from_data(TensorData::new(xs, [steps * batch * n]), &device);
-        fwd.apply_surrogate(&host_data(dynamics.surrogate.derivative(xs)));
+        let psi = host_data(dynamics.surrogate.derivative(xs));
+        for p in &mut parts {
+            let (first, len) = p.rows;
+            p.forward.normalised = vec![];
+            p.forward
+                .apply_surrogate(&take_rows(&psi, steps, batch, n, first, len));
+        }
     }
     let adaptive = beta.is_some();
     let rho = beta.as_ref().map_or(0.0, |(rho, _)| *rho as f64);
+    let spikes = merge_rows(
+        parts.iter().map(|p| (p.rows, p.forward.spikes.as_slice())),
+        steps,
+        batch,
+        n,
+    );
+    let last = |f: fn(&HostForward) -> &Vec<f32>| {
+        let v: Vec<f32> = parts
+            .iter()
+            .flat_map(|p| f(&p.forward).iter().copied())
+            .collect();
+        Tensor::<2>::from_inner(Tensor::from_data(TensorData::new(v, [batch, n]), &device))
+    };
+    let last_membrane = last(|f| &f.last_membrane);
+    let last_adaptation = adaptive.then(|| last(|f| &f.last_adaptation));
     let spikes = Tensor::<3>::from_inner(Tensor::from_data(
-        TensorData::new(fwd.spikes.clone(), [steps, batch, n]),
+        TensorData::new(spikes, [steps, batch, n]),
         &device,
     ));
-    let last_membrane = Tensor::<2>::from_inner(Tensor::from_data(
-        TensorData::new(fwd.last_membrane.clone(), [batch, n]),
-        &device,
-    ));
-    let last_adaptation = adaptive.then(|| {
-        Tensor::<2>::from_inner(Tensor::from_data(
-            TensorData::new(fwd.last_adaptation.clone(), [batch, n]),
-            &device,
-        ))
-    });
     let saved = HostSavedHandle(Arc::new(HostSaved {
-        input: x,
+        parts,
         w_in: wi,
         w_rec: wr,
-        spikes: fwd.spikes,
-        kv: fwd.kv,
-        ka: fwd.ka,
-        rz: fwd.rz,
         steps,
         batch,
         n_in,

@@ -402,15 +402,80 @@ pub(crate) fn recurrent_weight_gradient(
     grad
 }
 
+/// Worker threads of the host kernels: batch elements are independent
+/// through the whole sequence (forward and backward), so each thread runs
+/// its own slice of the batch with no synchronisation until the weight
+/// gradients are summed. `SPIKEBURN_THREADS` overrides the core count.
+pub fn host_threads() -> usize {
+    std::env::var("SPIKEBURN_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&t: &usize| t > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Splits `batch` into at most `threads` contiguous ranges `(first, len)`.
+pub(crate) fn batch_ranges(batch: usize, threads: usize) -> Vec<(usize, usize)> {
+    let parts = threads.clamp(1, batch.max(1));
+    (0..parts)
+        .map(|p| {
+            let first = p * batch / parts;
+            (first, (p + 1) * batch / parts - first)
+        })
+        .filter(|&(_, len)| len > 0)
+        .collect()
+}
+
+/// The rows `first..first+len` of every step of a `[T, B, width]` buffer, as `[T, len, width]`.
+pub(crate) fn take_rows(
+    data: &[f32],
+    steps: usize,
+    batch: usize,
+    width: usize,
+    first: usize,
+    len: usize,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(steps * len * width);
+    for t in 0..steps {
+        let start = (t * batch + first) * width;
+        out.extend_from_slice(&data[start..start + len * width]);
+    }
+    out
+}
+
+/// Inverse of [`take_rows`]: interleaves per-range `[T, len, width]` parts into `[T, B, width]`.
+pub(crate) fn merge_rows<'a>(
+    parts: impl Iterator<Item = ((usize, usize), &'a [f32])>,
+    steps: usize,
+    batch: usize,
+    width: usize,
+) -> Vec<f32> {
+    let mut out = vec![0f32; steps * batch * width];
+    for ((first, len), part) in parts {
+        for t in 0..steps {
+            let dst = (t * batch + first) * width;
+            let src = t * len * width;
+            out[dst..dst + len * width].copy_from_slice(&part[src..src + len * width]);
+        }
+    }
+    out
+}
+
+/// One thread's slice of the batch, kept in host memory between the passes.
+pub(crate) struct HostPart {
+    /// `(first, len)` of the batch range.
+    pub rows: (usize, usize),
+    /// Its input `[T, len, n_in]`.
+    pub input: Vec<f32>,
+    /// The forward products for its rows.
+    pub forward: HostForward,
+}
+
 /// What the host backward needs, kept in host memory between the passes.
 pub(crate) struct HostSaved {
-    pub input: Vec<f32>,
+    pub parts: Vec<HostPart>,
     pub w_in: Vec<f32>,
     pub w_rec: Vec<f32>,
-    pub spikes: Vec<f32>,
-    pub kv: Vec<f32>,
-    pub ka: Vec<f32>,
-    pub rz: Vec<f32>,
     pub steps: usize,
     pub batch: usize,
     pub n_in: usize,
@@ -422,10 +487,51 @@ impl std::fmt::Debug for HostSaved {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "HostSaved {{ steps: {}, batch: {}, n_in: {}, n: {} }}",
-            self.steps, self.batch, self.n_in, self.n
+            "HostSaved {{ steps: {}, batch: {}, n_in: {}, n: {}, parts: {} }}",
+            self.steps,
+            self.batch,
+            self.n_in,
+            self.n,
+            self.parts.len()
         )
     }
+}
+
+/// Runs projection and dynamics for `input` (`[T, B, n_in]`) on
+/// [`host_threads`] threads; returns the per-range parts.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward_parallel(
+    input: &[f32],
+    w_in: &[f32],
+    w_rec: &[f32],
+    steps: usize,
+    batch: usize,
+    n_in: usize,
+    n: usize,
+    d: &HostDynamics,
+) -> Vec<HostPart> {
+    let ranges = batch_ranges(batch, host_threads());
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = ranges
+            .iter()
+            .map(|&(first, len)| {
+                scope.spawn(move || {
+                    let input = take_rows(input, steps, batch, n_in, first, len);
+                    let projected = project(&input, w_in, steps * len, n_in, n);
+                    let forward = forward(&projected, w_rec, steps, len, n, d);
+                    HostPart {
+                        rows: (first, len),
+                        input,
+                        forward,
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("host forward worker panicked"))
+            .collect()
+    })
 }
 
 /// Gradients of the host backward, each computed only when asked for.
@@ -435,7 +541,7 @@ pub(crate) struct HostGradients {
     pub w_rec: Option<Vec<f32>>,
 }
 
-/// The whole host backward from `∂L/∂z` (`[T, B, N]`).
+/// The whole host backward from `∂L/∂z` (`[T, B, N]`), one thread per part.
 pub(crate) fn backward(
     saved: &HostSaved,
     grad: &[f32],
@@ -444,31 +550,96 @@ pub(crate) fn backward(
     want_w_rec: bool,
 ) -> HostGradients {
     let (steps, batch, n_in, n) = (saved.steps, saved.batch, saved.n_in, saved.n);
-    let delta = reverse(
-        grad,
-        &saved.kv,
-        &saved.ka,
-        &saved.rz,
-        &saved.w_rec,
-        steps,
-        batch,
-        n,
-        &saved.constants,
-    );
-    let rows = steps * batch;
-    let d_input = want_input.then(|| product_transposed(&delta, &saved.w_in, rows, n_in, n));
-    let d_w_in = want_w_in.then(|| transposed_product(&saved.input, &delta, rows, n_in, n));
-    let d_w_rec =
-        want_w_rec.then(|| recurrent_weight_gradient(&saved.spikes, &delta, steps, batch, n));
+    let results: Vec<HostGradients> = std::thread::scope(|scope| {
+        let workers: Vec<_> = saved
+            .parts
+            .iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    let (first, len) = part.rows;
+                    let grad = take_rows(grad, steps, batch, n, first, len);
+                    let f = &part.forward;
+                    let delta = reverse(
+                        &grad,
+                        &f.kv,
+                        &f.ka,
+                        &f.rz,
+                        &saved.w_rec,
+                        steps,
+                        len,
+                        n,
+                        &saved.constants,
+                    );
+                    let rows = steps * len;
+                    HostGradients {
+                        input: want_input
+                            .then(|| product_transposed(&delta, &saved.w_in, rows, n_in, n)),
+                        w_in: want_w_in
+                            .then(|| transposed_product(&part.input, &delta, rows, n_in, n)),
+                        w_rec: want_w_rec
+                            .then(|| recurrent_weight_gradient(&f.spikes, &delta, steps, len, n)),
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("host backward worker panicked"))
+            .collect()
+    });
+    let sum = |parts: Vec<Vec<f32>>| {
+        parts.into_iter().reduce(|mut acc, p| {
+            acc.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+            acc
+        })
+    };
+    let mut input_parts = vec![];
+    let (mut w_in, mut w_rec) = (vec![], vec![]);
+    for (part, g) in saved.parts.iter().zip(results) {
+        if let Some(i) = g.input {
+            input_parts.push((part.rows, i));
+        }
+        w_in.extend(g.w_in);
+        w_rec.extend(g.w_rec);
+    }
     HostGradients {
-        input: d_input,
-        w_in: d_w_in,
-        w_rec: d_w_rec,
+        input: want_input.then(|| {
+            merge_rows(
+                input_parts.iter().map(|(r, v)| (*r, v.as_slice())),
+                steps,
+                batch,
+                n_in,
+            )
+        }),
+        w_in: sum(w_in),
+        w_rec: sum(w_rec),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_split_and_merge_round_trip() {
+        let (steps, batch, width) = (3, 5, 2);
+        let data: Vec<f32> = (0..steps * batch * width).map(|i| i as f32).collect();
+        let ranges = batch_ranges(batch, 2);
+        assert_eq!(ranges, vec![(0, 2), (2, 3)]);
+        let parts: Vec<_> = ranges
+            .iter()
+            .map(|&(f, l)| ((f, l), take_rows(&data, steps, batch, width, f, l)))
+            .collect();
+        assert_eq!(parts[0].1[..4], [0.0, 1.0, 2.0, 3.0]);
+        let merged = merge_rows(
+            parts.iter().map(|(r, v)| (*r, v.as_slice())),
+            steps,
+            batch,
+            width,
+        );
+        assert_eq!(merged, data);
+        assert_eq!(batch_ranges(1, 4), vec![(0, 1)]);
+    }
 
     #[test]
     fn sgemm_strides_compute_the_transposed_product() {

@@ -13,6 +13,7 @@ mod recurrent;
 
 pub use feedforward::{SpikingLinear, SpikingLinearConfig};
 pub use fused::{FusedBpttOps, FusedDynamics};
+pub use fused_host::host_threads;
 pub use readout::{LeakyReadout, LeakyReadoutConfig};
 pub use recurrent::{RecurrentSpiking, RecurrentSpikingConfig};
 
