@@ -12,6 +12,62 @@ use spikeburn_core::layer::{
 use spikeburn_core::neuron::{Alif, AlifConfig, InputScaling, LifConfig};
 use spikeburn_core::spike::Surrogate;
 
+/// Deterministic test data independent of the device's global random stream
+/// (tests run in parallel threads, which would interleave its draws).
+struct TestRng(u64);
+
+impl TestRng {
+    fn uniform(&mut self) -> f64 {
+        // SplitMix64.
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn normal<const D: usize>(
+        &mut self,
+        shape: [usize; D],
+        std: f64,
+        device: &Device,
+    ) -> Tensor<D> {
+        let len = shape.iter().product();
+        let v: Vec<f32> = (0..len)
+            .map(|_| {
+                let (u1, u2) = (self.uniform().max(1e-12), self.uniform());
+                ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos() * std) as f32
+            })
+            .collect();
+        Tensor::<1>::from_floats(v.as_slice(), device).reshape(shape)
+    }
+    fn bernoulli<const D: usize>(
+        &mut self,
+        shape: [usize; D],
+        p: f64,
+        device: &Device,
+    ) -> Tensor<D> {
+        let len = shape.iter().product();
+        let v: Vec<f32> = (0..len)
+            .map(|_| (self.uniform() < p) as u8 as f32)
+            .collect();
+        Tensor::<1>::from_floats(v.as_slice(), device).reshape(shape)
+    }
+}
+
+/// Overwrites a layer's weights with deterministic ones.
+fn set_weights<N: spikeburn_core::neuron::NeuronModel>(
+    layer: &mut RecurrentSpiking<N>,
+    rng: &mut TestRng,
+    input_gain: f64,
+) {
+    let [n_in, n] = layer.input_weights.val().dims();
+    let device = layer.input_weights.val().device();
+    layer.input_weights =
+        Param::from_tensor(rng.normal([n_in, n], input_gain / (n_in as f64).sqrt(), &device));
+    layer.recurrent_weights =
+        Param::from_tensor(rng.normal([n, n], 1.0 / (n as f64).sqrt(), &device));
+}
+
 fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.to_data().try_to_vec::<f32>().unwrap()
 }
@@ -65,9 +121,9 @@ fn bptt_gradient_matches_finite_differences_where_spikes_are_stable() {
     // finite differences see while no spike moves: every membrane, leak,
     // recurrent and reset path is checked, with no surrogate approximation.
     let device = Device::default().autodiff();
-    device.seed(7);
+    let mut rng = TestRng(7);
     let (n_in, n, steps, batch) = (3, 4, 15, 2);
-    let layer = alif_layer(
+    let mut layer = alif_layer(
         Surrogate::PiecewiseLinear {
             dampening: 0.0,
             width: 1.0,
@@ -76,9 +132,10 @@ fn bptt_gradient_matches_finite_differences_where_spikes_are_stable() {
         n,
         &device,
     );
-    let x = Tensor::<3>::random([steps, batch, n_in], Distribution::Bernoulli(0.4), &device);
-    let c = Tensor::<3>::random([steps, batch, n], Distribution::Normal(0.0, 1.0), &device);
-    let d = Tensor::<3>::random([steps, batch, n], Distribution::Normal(0.0, 1.0), &device);
+    set_weights(&mut layer, &mut rng, 2.5);
+    let x = rng.bernoulli([steps, batch, n_in], 0.4, &device);
+    let c = rng.normal([steps, batch, n], 1.0, &device);
+    let d = rng.normal([steps, batch, n], 1.0, &device);
     let (l, base_spikes) = loss(&layer, &x, &c, &d);
     assert!(
         base_spikes.iter().sum::<f32>() > 5.0,
@@ -147,13 +204,14 @@ fn surrogate_gradient_matches_an_independent_straight_through_reference() {
     // custom spike op with the sigmoid surrogate (slope k), through the
     // recurrence and the adaptation path.
     let device = Device::default().autodiff();
-    device.seed(11);
+    let mut rng = TestRng(11);
     let k = 3.0;
     let (n_in, n, steps, batch) = (5, 6, 25, 3);
-    let layer = alif_layer(Surrogate::Sigmoid { slope: k }, n_in, n, &device);
-    let x = Tensor::<3>::random([steps, batch, n_in], Distribution::Bernoulli(0.3), &device);
-    let c = Tensor::<3>::random([steps, batch, n], Distribution::Normal(0.0, 1.0), &device);
-    let d = Tensor::<3>::random([steps, batch, n], Distribution::Normal(0.0, 1.0), &device);
+    let mut layer = alif_layer(Surrogate::Sigmoid { slope: k }, n_in, n, &device);
+    set_weights(&mut layer, &mut rng, 2.5);
+    let x = rng.bernoulli([steps, batch, n_in], 0.3, &device);
+    let c = rng.normal([steps, batch, n], 1.0, &device);
+    let d = rng.normal([steps, batch, n], 1.0, &device);
     let (l, spikes) = loss(&layer, &x, &c, &d);
     assert!(spikes.iter().sum::<f32>() > 10.0);
     let grads = l.backward();
@@ -394,16 +452,16 @@ fn fused_path_agrees_with_the_per_step_path() {
     };
     fn compare<N: NeuronModel>(neuron: N, seed: u64, device: &Device, gain: f64) {
         let (n_in, n, steps, batch) = (6, neuron.num_neurons(), 40, 3);
-        device.seed(seed);
-        let fused = RecurrentSpikingConfig::new(n_in, n)
-            .with_input_gain(gain)
+        let mut rng = TestRng(seed);
+        let mut fused = RecurrentSpikingConfig::new(n_in, n)
             .init(neuron, device)
             .unwrap();
+        set_weights(&mut fused, &mut rng, gain);
         assert!(fused.neuron.fused_dynamics().is_some());
         let mut reference = fused.clone();
         reference.fused = false;
-        let x = Tensor::<3>::random([steps, batch, n_in], Distribution::Bernoulli(0.3), device);
-        let d = Tensor::<3>::random([steps, batch, n], Distribution::Normal(0.0, 1.0), device);
+        let x = rng.bernoulli([steps, batch, n_in], 0.3, device);
+        let d = rng.normal([steps, batch, n], 1.0, device);
         let mut results = vec![];
         for layer in [&fused, &reference] {
             let x = x.clone().require_grad();
