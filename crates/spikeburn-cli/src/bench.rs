@@ -24,7 +24,7 @@ pub struct BenchOptions {
 }
 
 /// Workloads `bench` knows.
-pub const WORKLOADS: [&str; 2] = ["w1-lif", "w1-alif"];
+pub const WORKLOADS: [&str; 3] = ["w1-lif", "w1-alif", "sgemm"];
 
 /// Runs a workload on `device`; returns its JSON line.
 pub fn run(
@@ -35,6 +35,7 @@ pub fn run(
     let neuron = match o.workload.as_str() {
         "w1-lif" => W1Neuron::Lif,
         "w1-alif" => W1Neuron::Alif,
+        "sgemm" => return Ok(sgemm(device, backend)),
         other => {
             return Err(format!(
                 "unknown workload `{other}`: expected one of {WORKLOADS:?}"
@@ -65,7 +66,7 @@ pub fn run(
         "backend": backend,
         // The fused CPU kernels split the batch over this many threads;
         // Burn's own CPU ops (flex without rayon) are single-threaded.
-        "threads": if backend == "wgpu" { 1 } else { spikeburn_core::layer::host_threads() },
+        "threads": if backend == "wgpu" || o.per_step { 1 } else { spikeburn_core::layer::host_threads() },
         "peak_rss_mb": spikeburn_bench::peak_rss_mb(),
         "git_rev": git_rev(),
     });
@@ -83,4 +84,35 @@ fn git_rev() -> String {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Matrix-multiply throughput of this machine, for the FLOP-bound limit of
+/// W1: Burn's matmul on `device` at the shapes W1 uses and at 1024².
+fn sgemm(device: &burn::prelude::Device, backend: &str) -> String {
+    use burn::prelude::*;
+    use burn::tensor::Distribution;
+    let mut rates = serde_json::Map::new();
+    for (m, k, n) in [
+        (32, 256, 256),
+        (32, 1024, 1024),
+        (16000, 80, 256),
+        (1024, 1024, 1024),
+    ] {
+        let a = Tensor::<2>::random([m, k], Distribution::Default, device);
+        let b = Tensor::<2>::random([k, n], Distribution::Default, device);
+        let _: f32 = a.clone().matmul(b.clone()).sum().into_scalar();
+        let reps = (2e9 / (2.0 * (m * k * n) as f64)).clamp(3.0, 2000.0) as usize;
+        let start = std::time::Instant::now();
+        let mut acc = Tensor::<2>::zeros([m, n], device);
+        for _ in 0..reps {
+            acc = acc + a.clone().matmul(b.clone());
+        }
+        let _: f32 = acc.sum().into_scalar();
+        let secs = start.elapsed().as_secs_f64() / reps as f64;
+        rates.insert(
+            format!("gflops_{m}x{k}x{n}"),
+            json!((2.0 * (m * k * n) as f64 / secs / 1e9 * 10.0).round() / 10.0),
+        );
+    }
+    json!({"workload": "sgemm", "backend": backend, "threads": 1, "git_rev": git_rev(), "matmul": rates}).to_string()
 }

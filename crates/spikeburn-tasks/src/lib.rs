@@ -1,0 +1,21 @@
+//! # spikeburn-tasks
+//!
+//! Task generators for spiking-network experiments. Tasks produce plain
+//! host arrays (time-major `[T, batch, channels]`, row-major `Vec<f32>`), so
+//! this crate depends on no backend: experiments turn them into tensors on
+//! whatever device they train on.
+
+pub mod store_recall;
+
+/// A batch of input spike trains with per-sequence targets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpikeBatch {
+    /// Input spikes `[steps, batch, channels]`, row-major, values in {0, 1}.
+    pub input: Vec<f32>,
+    /// Time steps.
+    pub steps: usize,
+    /// Sequences.
+    pub batch: usize,
+    /// Input channels.
+    pub channels: usize,
+}

@@ -1,0 +1,16 @@
+//! # spikeburn-train
+//!
+//! Gradient learning for spiking networks built from `spikeburn-core`
+//! layers: a BPTT training loop with Adam, learning-rate decay, gradient
+//! clipping, the LSNN firing-rate regulariser, held-out evaluation, metrics
+//! per iteration and checkpoints that a killed run resumes from.
+
+pub mod checkpoint;
+pub mod regulariser;
+pub mod schedule;
+pub mod trainer;
+
+pub use checkpoint::{Checkpoint, TrainState};
+pub use regulariser::firing_rate_regulariser;
+pub use schedule::StepDecay;
+pub use trainer::{BpttTrainer, IterationReport, TrainerConfig};
