@@ -84,7 +84,7 @@ impl StoreRecallConfig {
         if self.symbol_ms == 0 || self.neurons_per_group == 0 {
             return Err("`symbol_ms` and `neurons_per_group` must be at least 1".into());
         }
-        if !(self.expected_delay >= 1.0) {
+        if self.expected_delay.is_nan() || self.expected_delay < 1.0 {
             return Err(format!(
                 "`expected_delay` = {} is invalid: expected at least 1 period",
                 self.expected_delay
