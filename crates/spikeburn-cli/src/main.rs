@@ -3,7 +3,7 @@
 //! ```text
 //! spikeburn list
 //! spikeburn run <experiment> [--quick] [--config FILE.json] [--out DIR]
-//!               [--backend flex|ndarray|wgpu] [--seed N]
+//!               [--backend flex|ndarray|wgpu] [--seed N] [--resume]
 //! spikeburn bench w1-lif|w1-alif [--n N] [--t T] [--batch B] [--iters K] [--warmup K] [--per-step]
 //! ```
 //!
@@ -61,6 +61,9 @@ enum Command {
         /// Seed for all random streams.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Continue from the last checkpoint under --out (same --seed).
+        #[arg(long)]
+        resume: bool,
     },
     /// Run a benchmark workload (w1-lif, w1-alif); prints one JSON line.
     Bench {
@@ -118,6 +121,7 @@ fn run(cli: Cli) -> Result<(), String> {
             out,
             backend,
             seed,
+            resume,
         } => {
             let all = experiments::all();
             let Some(exp) = all.iter().find(|e| e.name == experiment) else {
@@ -134,6 +138,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 device,
                 backend,
                 seed,
+                resume,
             };
             let line = (exp.run)(&opts)?;
             println!("{line}");

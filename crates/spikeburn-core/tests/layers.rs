@@ -495,6 +495,15 @@ fn fused_path_agrees_with_the_per_step_path() {
             }
         }
     }
+    compare(
+        alif(true, true, InputScaling::Direct)
+            .with_refractory_steps(2)
+            .init(n, &device)
+            .unwrap(),
+        6,
+        &device,
+        3.0,
+    );
     #[derive(Debug)]
     struct Quadratic;
     impl spikeburn_core::spike::SurrogateGradient for Quadratic {

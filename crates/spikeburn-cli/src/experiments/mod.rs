@@ -1,6 +1,7 @@
 //! The experiments `spikeburn run` knows, by name.
 
 mod demo;
+mod store_recall;
 
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -20,6 +21,8 @@ pub struct RunOptions {
     pub backend: String,
     /// Seed for every random stream.
     pub seed: u64,
+    /// Continue from the last checkpoint in the output folder.
+    pub resume: bool,
 }
 
 /// One registered experiment.
@@ -34,11 +37,18 @@ pub struct Experiment {
 
 /// Every experiment, in `spikeburn list` order.
 pub fn all() -> Vec<Experiment> {
-    vec![Experiment {
-        name: "demo",
-        about: "recurrent LIF+ALIF network learns to classify noisy spike patterns (BPTT, surrogate gradients)",
-        run: demo::run,
-    }]
+    vec![
+        Experiment {
+            name: "demo",
+            about: "recurrent LIF+ALIF network learns to classify noisy spike patterns (BPTT, surrogate gradients)",
+            run: demo::run,
+        },
+        Experiment {
+            name: "store-recall",
+            about: "LSNN store-recall (Bellec et al. 2018): 10 LIF + 10 ALIF hold a bit for seconds; LIF-only ablation",
+            run: store_recall::run,
+        },
+    ]
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).

@@ -35,7 +35,7 @@ use super::fused_host::{
 use crate::spike::{Surrogate, SurrogateGradient};
 
 /// The constants of a neuron model that the fused path can run: reset by
-/// subtraction with a detached reset, no refractory period.
+/// subtraction with a detached reset.
 #[derive(Clone, Debug)]
 pub struct FusedDynamics {
     /// Membrane decay α.
@@ -52,6 +52,9 @@ pub struct FusedDynamics {
     pub normalise_by_adaptive_threshold: bool,
     /// Surrogate derivative.
     pub surrogate: Surrogate,
+    /// Refractory period in steps (host kernels only; other backends take
+    /// the per-step path when it is non-zero).
+    pub refractory_steps: usize,
 }
 
 /// What the fused forward pass leaves for the caller.
@@ -315,17 +318,20 @@ impl<B: FusedBpttOps, C: CheckpointStrategy> FusedBpttOps for Autodiff<B, C> {
 }
 
 /// Simulates `input` (`[T, B, n_in]`) from rest off the autodiff graph and
-/// returns spikes carrying the fused backward.
+/// returns spikes carrying the fused backward; `None` when this device and
+/// configuration are not covered (the caller then takes the per-step path).
 pub(crate) fn run_fused(
     dynamics: &FusedDynamics,
     input: Tensor<3>,
     w_in: Tensor<2>,
     w_rec: Tensor<2>,
-) -> FusedOutput {
+) -> Option<FusedOutput> {
     if on_host(&w_in.clone().inner().device()) {
-        run_host(dynamics, input, w_in, w_rec)
+        Some(run_host(dynamics, input, w_in, w_rec))
+    } else if dynamics.refractory_steps == 0 {
+        Some(run_tensor_ops(dynamics, input, w_in, w_rec))
     } else {
-        run_tensor_ops(dynamics, input, w_in, w_rec)
+        None
     }
 }
 
@@ -366,6 +372,7 @@ fn run_host(
         adaptive_reset: dynamics.adaptive_reset,
         normalise_by_adaptive_threshold: dynamics.normalise_by_adaptive_threshold,
         surrogate: psi.as_ref().map(|f| f as &(dyn Fn(f32) -> f32 + Sync)),
+        refractory_steps: dynamics.refractory_steps,
     };
     let mut parts = super::fused_host::forward_parallel(&x, &wi, &wr, steps, batch, n_in, n, &host);
     drop(x);

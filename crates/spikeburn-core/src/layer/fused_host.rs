@@ -21,6 +21,8 @@ pub(crate) struct HostDynamics<'a> {
     /// The surrogate `ψ(x)`, when it can be evaluated per element on the host;
     /// `None` keeps the normalised potentials for a tensor evaluation.
     pub surrogate: Option<&'a (dyn Fn(f32) -> f32 + Sync)>,
+    /// Steps a neuron stays silent after a spike.
+    pub refractory_steps: usize,
 }
 
 /// Everything the forward pass produces, `[T, B, N]` row-major unless noted.
@@ -84,6 +86,10 @@ pub(crate) fn forward(
     let mut v = vec![0f32; size];
     let mut a = vec![0f32; size];
     let mut z_prev = vec![0f32; size];
+    // Remaining refractory steps; a spike at t−1 sets n_ref, so the neuron is
+    // silent for n_ref steps (spikes and their surrogate gradient are 0).
+    let mut refractory = vec![0u32; if d.refractory_steps > 0 { size } else { 0 }];
+    let n_ref = d.refractory_steps as u32;
     let mut current = vec![0f32; n];
     let mut active: Vec<usize> = Vec::with_capacity(n);
     let inv0 = 1.0 / d.threshold;
@@ -99,7 +105,20 @@ pub(crate) fn forward(
                     *c += *w;
                 }
             }
-            let (v, a, z_prev) = (&mut v[row.clone()], &mut a[row.clone()], &z_prev[row]);
+            if n_ref > 0 {
+                for (c, z) in refractory[row.clone()].iter_mut().zip(&z_prev[row.clone()]) {
+                    *c = if *z != 0.0 {
+                        n_ref
+                    } else {
+                        c.saturating_sub(1)
+                    };
+                }
+            }
+            let (v, a, z_prev) = (
+                &mut v[row.clone()],
+                &mut a[row.clone()],
+                &z_prev[row.clone()],
+            );
             let spikes = &mut out.spikes[base..base + n];
             let kv = &mut out.kv[base..base + n];
             match d.adaptation {
@@ -143,6 +162,17 @@ pub(crate) fn forward(
                             out.rz[base + k] = beta[k] * z_old;
                         }
                         spikes[k] = if x > 0.0 { 1.0 } else { 0.0 };
+                    }
+                }
+            }
+            if n_ref > 0 {
+                for (k, c) in refractory[row].iter().enumerate() {
+                    if *c > 0 {
+                        out.spikes[base + k] = 0.0;
+                        out.kv[base + k] = 0.0;
+                        if adaptive {
+                            out.ka[base + k] = 0.0;
+                        }
                     }
                 }
             }

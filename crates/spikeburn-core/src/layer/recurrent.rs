@@ -211,8 +211,8 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
     ///
     /// When training (weights or input tracked by autodiff) from rest, with
     /// a neuron model that has [`NeuronModel::fused_dynamics`] (LIF/ALIF with
-    /// subtractive, detached reset and no refractory period), no synapse and
-    /// `fused` enabled, this runs the fused path: the same dynamics and
+    /// subtractive, detached reset; a refractory period only on CPU
+    /// backends), no synapse and `fused` enabled, this runs the fused path: the same dynamics and
     /// gradients as the per-step path, with one autodiff node for the whole
     /// sequence. It is taken only when just the spikes are recorded; its final
     /// state carries no gradient (truncated BPTT at chunk boundaries).
@@ -245,31 +245,39 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
                     what: "the input sequence (T and batch)",
                 });
             }
-            let input = if input.is_autodiff() {
-                input
+            let lifted = if input.is_autodiff() {
+                input.clone()
             } else {
-                Tensor::from_inner(input)
+                Tensor::from_inner(input.clone())
             };
-            let out = run_fused(&dynamics, input, w_in, self.effective_recurrent_weights());
-            let last_spikes: Tensor<2> = out
-                .spikes
-                .clone()
-                .detach()
-                .slice(s![steps - 1..steps, .., ..])
-                .squeeze_dim(0);
-            let neuron =
-                self.neuron
-                    .state_from_fused(out.last_membrane, last_spikes, out.last_adaptation);
-            return Ok(SpikeTrace {
-                spikes: out.spikes,
-                membrane: None,
-                threshold: None,
-                synaptic: None,
-                final_state: LayerState {
-                    neuron,
+            if let Some(out) = run_fused(
+                &dynamics,
+                lifted,
+                w_in.clone(),
+                self.effective_recurrent_weights(),
+            ) {
+                let last_spikes: Tensor<2> = out
+                    .spikes
+                    .clone()
+                    .detach()
+                    .slice(s![steps - 1..steps, .., ..])
+                    .squeeze_dim(0);
+                let neuron = self.neuron.state_from_fused(
+                    out.last_membrane,
+                    last_spikes,
+                    out.last_adaptation,
+                );
+                return Ok(SpikeTrace {
+                    spikes: out.spikes,
+                    membrane: None,
+                    threshold: None,
                     synaptic: None,
-                },
-            });
+                    final_state: LayerState {
+                        neuron,
+                        synaptic: None,
+                    },
+                });
+            }
         }
         run_sequence(
             &self.neuron,

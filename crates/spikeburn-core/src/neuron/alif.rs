@@ -256,16 +256,15 @@ impl NeuronModel for Alif {
 
     fn fused_dynamics(&self) -> Option<FusedDynamics> {
         let p = &self.params;
-        (p.reset == Reset::Subtract && p.refractory_steps == 0 && p.detach_reset).then(|| {
-            FusedDynamics {
-                alpha: p.alpha,
-                gain: p.gain,
-                threshold: p.threshold,
-                adaptation: Some((p.rho, self.beta.clone())),
-                adaptive_reset: p.adaptive_reset,
-                normalise_by_adaptive_threshold: p.normalise_by_adaptive_threshold,
-                surrogate: p.surrogate.clone(),
-            }
+        (p.reset == Reset::Subtract && p.detach_reset).then(|| FusedDynamics {
+            alpha: p.alpha,
+            gain: p.gain,
+            threshold: p.threshold,
+            adaptation: Some((p.rho, self.beta.clone())),
+            adaptive_reset: p.adaptive_reset,
+            normalise_by_adaptive_threshold: p.normalise_by_adaptive_threshold,
+            surrogate: p.surrogate.clone(),
+            refractory_steps: p.refractory_steps,
         })
     }
 

@@ -165,16 +165,15 @@ impl NeuronModel for Lif {
 
     fn fused_dynamics(&self) -> Option<FusedDynamics> {
         let p = &self.params;
-        (p.reset == Reset::Subtract && p.refractory_steps == 0 && p.detach_reset).then(|| {
-            FusedDynamics {
-                alpha: p.alpha,
-                gain: p.gain,
-                threshold: p.threshold,
-                adaptation: None,
-                adaptive_reset: false,
-                normalise_by_adaptive_threshold: false,
-                surrogate: p.surrogate.clone(),
-            }
+        (p.reset == Reset::Subtract && p.detach_reset).then(|| FusedDynamics {
+            alpha: p.alpha,
+            gain: p.gain,
+            threshold: p.threshold,
+            adaptation: None,
+            adaptive_reset: false,
+            normalise_by_adaptive_threshold: false,
+            surrogate: p.surrogate.clone(),
+            refractory_steps: p.refractory_steps,
         })
     }
 

@@ -1,0 +1,333 @@
+//! `store-recall`: the LSNN store-recall task (Bellec et al. 2018, tutorial).
+//!
+//! 10 LIF + 10 ALIF neurons receive 4 groups of Poisson inputs (bit 0, bit 1,
+//! store, recall; 200 ms per symbol) and must report, during each recall
+//! period, the bit shown at the last store — across delays of several
+//! seconds, longer than any membrane time constant, so only the slow
+//! threshold adaptation of the ALIF neurons can hold the bit. The same
+//! network with β = 0 (LIF only) is trained as the ablation.
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Int, TensorData};
+use serde::{Deserialize, Serialize};
+use spikeburn_core::layer::{
+    LeakyReadout, LeakyReadoutConfig, Record, RecurrentSpiking, RecurrentSpikingConfig,
+};
+use spikeburn_core::neuron::{Alif, AlifConfig, InputScaling};
+use spikeburn_tasks::store_recall::{StoreRecallBatch, StoreRecallConfig};
+use spikeburn_train::{BpttTrainer, StepDecay, TrainerConfig, firing_rate_regulariser};
+
+use super::RunOptions;
+use crate::plot::{Series, line_chart};
+use crate::report::Report;
+
+/// Configuration of the experiment (`--config FILE.json`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreRecallExperiment {
+    /// The task.
+    pub task: StoreRecallConfig,
+    /// LIF neurons.
+    pub n_lif: usize,
+    /// ALIF neurons.
+    pub n_alif: usize,
+    /// Membrane time constant (ms).
+    pub tau_mem: f64,
+    /// Adaptation time constant (ms).
+    pub tau_adapt: f64,
+    /// Adaptation strength β of the ALIF neurons.
+    pub beta: f64,
+    /// Baseline threshold.
+    pub threshold: f64,
+    /// Refractory period (steps).
+    pub refractory_steps: usize,
+    /// Batch size.
+    pub batch: usize,
+    /// Training iterations per network.
+    pub iterations: usize,
+    /// Learning-rate schedule.
+    pub schedule: StepDecay,
+    /// Weight of the firing-rate regulariser.
+    pub rate_reg: f64,
+    /// Its target rate (Hz).
+    pub target_rate_hz: f64,
+    /// Sequences in the held-out evaluation.
+    pub test_sequences: usize,
+    /// Also train the LIF-only ablation (β = 0).
+    pub lif_only_ablation: bool,
+}
+
+impl Default for StoreRecallExperiment {
+    fn default() -> Self {
+        Self {
+            task: StoreRecallConfig::default(),
+            n_lif: 10,
+            n_alif: 10,
+            tau_mem: 20.0,
+            tau_adapt: 1200.0,
+            beta: 1.7,
+            threshold: 0.01,
+            refractory_steps: 3,
+            batch: 128,
+            iterations: 200,
+            schedule: StepDecay {
+                initial: 0.01,
+                factor: 0.3,
+                every: 100,
+            },
+            rate_reg: 0.01,
+            target_rate_hz: 10.0,
+            test_sequences: 256,
+            lif_only_ablation: true,
+        }
+    }
+}
+
+impl StoreRecallExperiment {
+    /// `--quick`: 100 ms symbols, smaller batches, fewer iterations.
+    pub fn quick() -> Self {
+        let d = Self::default();
+        Self {
+            task: StoreRecallConfig {
+                symbol_ms: 100,
+                ..d.task.clone()
+            },
+            tau_adapt: 600.0,
+            batch: 64,
+            iterations: 100,
+            schedule: StepDecay {
+                initial: 0.01,
+                factor: 0.3,
+                every: 60,
+            },
+            test_sequences: 128,
+            ..d
+        }
+    }
+}
+
+/// LSNN layer + 2-unit leaky readout.
+#[derive(Module, Debug)]
+pub struct StoreRecallNet {
+    recurrent: RecurrentSpiking<Alif>,
+    readout: LeakyReadout,
+}
+
+impl StoreRecallNet {
+    fn new(cfg: &StoreRecallExperiment, beta: f64, device: &Device) -> Result<Self, String> {
+        let n = cfg.n_lif + cfg.n_alif;
+        let neuron = AlifConfig::new()
+            .with_tau_mem(cfg.tau_mem)
+            .with_tau_adapt(cfg.tau_adapt)
+            .with_threshold(cfg.threshold)
+            .with_beta(beta)
+            .with_n_lif(cfg.n_lif)
+            .with_refractory_steps(cfg.refractory_steps)
+            .with_input_scaling(InputScaling::Leaky)
+            .init(n, device)
+            .map_err(|e| e.to_string())?;
+        let recurrent = RecurrentSpikingConfig::new(cfg.task.channels(), n)
+            .init(neuron, device)
+            .map_err(|e| e.to_string())?;
+        let readout = LeakyReadoutConfig::new(n, 2)
+            .with_input_scaling(InputScaling::Direct)
+            .init(device)
+            .map_err(|e| e.to_string())?;
+        Ok(Self { recurrent, readout })
+    }
+
+    /// Recall-period logits `[events, 2]`, the targets, and the spikes.
+    fn forward(
+        &self,
+        batch: &StoreRecallBatch,
+        cfg: &StoreRecallConfig,
+        device: &Device,
+    ) -> (Tensor<2>, Vec<usize>, Tensor<3>) {
+        let s = &batch.spikes;
+        let x = Tensor::<3>::from_data(
+            TensorData::new(s.input.clone(), [s.steps, s.batch, s.channels]),
+            device,
+        );
+        let spikes = self.recurrent.forward_sequence(x, Record::spikes()).spikes;
+        let out = self.readout.forward_sequence(spikes.clone());
+        // Mean output per period: [symbols, ms, B, 2] -> [symbols · B, 2].
+        let per_period = out
+            .reshape([cfg.symbols, cfg.symbol_ms, s.batch, 2])
+            .mean_dim(1)
+            .reshape([cfg.symbols * s.batch, 2]);
+        let rows: Vec<i64> = batch
+            .recalls
+            .iter()
+            .map(|r| (r.period * s.batch + r.sequence) as i64)
+            .collect();
+        let index =
+            Tensor::<1, Int>::from_data(TensorData::new(rows.clone(), [rows.len()]), device);
+        let logits = per_period.select(0, index);
+        (
+            logits,
+            batch.recalls.iter().map(|r| r.bit).collect(),
+            spikes,
+        )
+    }
+}
+
+fn cross_entropy(logits: Tensor<2>, targets: &[usize]) -> Tensor<1> {
+    let device = logits.device();
+    let mut one_hot = vec![0f32; targets.len() * 2];
+    for (i, &t) in targets.iter().enumerate() {
+        one_hot[i * 2 + t] = 1.0;
+    }
+    let one_hot = Tensor::<2>::from_data(TensorData::new(one_hot, [targets.len(), 2]), &device);
+    (log_softmax(logits, 1) * one_hot).sum_dim(1).mean().neg()
+}
+
+fn error_rate(logits: Tensor<2>, targets: &[usize]) -> f64 {
+    let predicted = logits
+        .argmax(1)
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .unwrap_or_default();
+    let wrong = predicted
+        .iter()
+        .zip(targets)
+        .filter(|(p, t)| **p as usize != **t)
+        .count();
+    wrong as f64 / targets.len().max(1) as f64
+}
+
+/// Trains one network; returns (test recall error, train curve, rate Hz).
+fn train_one(
+    cfg: &StoreRecallExperiment,
+    beta: f64,
+    label: &str,
+    opts: &RunOptions,
+    report: &Report,
+) -> Result<(f64, Vec<(f64, f64)>, f64), String> {
+    let device = opts.device.clone().autodiff();
+    device.seed(opts.seed);
+    let model = StoreRecallNet::new(cfg, beta, &device)?;
+    let trainer = BpttTrainer::new(TrainerConfig {
+        iterations: cfg.iterations,
+        schedule: cfg.schedule,
+        grad_clip_norm: None,
+        checkpoint_every: 25,
+        eval_every: 0,
+    })?
+    .with_checkpoints(report.out_dir().join(format!("checkpoint-{label}")))
+    .with_metrics_log(report.out_dir().join(format!("metrics-{label}.jsonl")));
+    let progress = super::progress_bar(cfg.iterations as u64, &format!("store-recall {label}"));
+    let task = &cfg.task;
+    let test = task.generate(cfg.test_sequences, opts.seed ^ 0x5EED_7E57);
+    let mut curve = vec![];
+    let mut test_error = f64::NAN;
+    let mut rate_hz = f64::NAN;
+    let (_model, _) = trainer.fit(
+        model,
+        opts.seed,
+        opts.resume,
+        |m, it| {
+            let batch = task.generate(
+                cfg.batch,
+                opts.seed.wrapping_mul(1_000_003).wrapping_add(it as u64),
+            );
+            let (logits, targets, spikes) = m.forward(&batch, task, &device);
+            let err = error_rate(logits.clone(), &targets);
+            let reg = firing_rate_regulariser(spikes.clone(), cfg.target_rate_hz, task.dt_ms);
+            let rate = spikes.mean().into_scalar::<f32>() as f64 * 1000.0 / task.dt_ms;
+            let loss = cross_entropy(logits, &targets) + reg * cfg.rate_reg;
+            (
+                loss,
+                vec![("recall_error".into(), err), ("rate_hz".into(), rate)],
+            )
+        },
+        |m, _| {
+            let valid = m.valid();
+            let (logits, targets, spikes) = valid.forward(&test, task, &opts.device);
+            test_error = error_rate(logits, &targets);
+            rate_hz = spikes.mean().into_scalar::<f32>() as f64 * 1000.0 / task.dt_ms;
+            vec![("test_recall_error".into(), test_error)]
+        },
+        |r| {
+            let err = r
+                .metrics
+                .get("recall_error")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(f64::NAN);
+            let rate = r
+                .metrics
+                .get("rate_hz")
+                .and_then(|v| v.as_f64())
+                .unwrap_or(f64::NAN);
+            curve.push((r.iteration as f64, err));
+            progress.set_message(format!(
+                "loss {:.3} recall error {err:.3} rate {rate:.1} Hz",
+                r.loss
+            ));
+            progress.inc(1);
+        },
+    )?;
+    progress.finish_and_clear();
+    Ok((test_error, curve, rate_hz))
+}
+
+/// Runs the experiment and returns the final JSON line.
+pub fn run(opts: &RunOptions) -> Result<String, String> {
+    let mut cfg = if opts.quick {
+        StoreRecallExperiment::quick()
+    } else {
+        StoreRecallExperiment::default()
+    };
+    if let Some(path) = &opts.config {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+        cfg = serde_json::from_str(&text)
+            .map_err(|e| format!("invalid config {}: {e}", path.display()))?;
+    }
+    cfg.task.validate()?;
+    if cfg.batch == 0 || cfg.iterations == 0 || cfg.test_sequences == 0 {
+        return Err("`batch`, `iterations` and `test_sequences` must be at least 1".into());
+    }
+    let mut report = Report::new(
+        "store-recall",
+        &opts.backend,
+        opts.seed,
+        opts.quick,
+        &opts.out_dir,
+    )?;
+    report.write_json("config.json", &cfg)?;
+    let (err, curve, rate) = train_one(&cfg, cfg.beta, "lsnn", opts, &report)?;
+    report.metric("recall_error", round(err));
+    report.metric("rate_hz", round(rate));
+    let mut series = vec![Series {
+        label: "LSNN (LIF + ALIF)",
+        points: curve,
+    }];
+    if cfg.lif_only_ablation {
+        let (err_lif, curve_lif, _) = train_one(&cfg, 0.0, "lif-only", opts, &report)?;
+        report.metric("recall_error_lif_only", round(err_lif));
+        series.push(Series {
+            label: "LIF only (β = 0)",
+            points: curve_lif,
+        });
+    }
+    report.metric("iterations", cfg.iterations);
+    report.paper(
+        "recall_error",
+        "< 0.05 (LSNN tutorial stops training there)",
+    );
+    let svg = line_chart(
+        "store-recall: training recall error",
+        "iteration",
+        "recall error",
+        &series,
+    );
+    std::fs::write(report.out_dir().join("learning_curve.svg"), svg).map_err(|e| e.to_string())?;
+    Ok(report.finish())
+}
+
+fn round(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
