@@ -198,14 +198,24 @@ fn error_rate(logits: Tensor<2>, targets: &[usize]) -> f64 {
     wrong as f64 / targets.len().max(1) as f64
 }
 
-/// Trains one network; returns (test recall error, train curve, rate Hz).
+/// What training one network produced.
+struct Outcome {
+    /// Recall error on the held-out sequences.
+    test_error: f64,
+    /// Training recall error per iteration.
+    curve: Vec<(f64, f64)>,
+    /// Mean firing rate on the held-out sequences (Hz).
+    rate_hz: f64,
+}
+
+/// Trains one network with adaptation strength `beta`.
 fn train_one(
     cfg: &StoreRecallExperiment,
     beta: f64,
     label: &str,
     opts: &RunOptions,
     report: &Report,
-) -> Result<(f64, Vec<(f64, f64)>, f64), String> {
+) -> Result<Outcome, String> {
     let device = opts.device.clone().autodiff();
     device.seed(opts.seed);
     let model = StoreRecallNet::new(cfg, beta, &device)?;
@@ -270,7 +280,11 @@ fn train_one(
         },
     )?;
     progress.finish_and_clear();
-    Ok((test_error, curve, rate_hz))
+    Ok(Outcome {
+        test_error,
+        curve,
+        rate_hz,
+    })
 }
 
 /// Runs the experiment and returns the final JSON line.
