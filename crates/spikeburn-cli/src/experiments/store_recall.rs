@@ -312,19 +312,19 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
         &opts.out_dir,
     )?;
     report.write_json("config.json", &cfg)?;
-    let (err, curve, rate) = train_one(&cfg, cfg.beta, "lsnn", opts, &report)?;
-    report.metric("recall_error", round(err));
-    report.metric("rate_hz", round(rate));
+    let lsnn = train_one(&cfg, cfg.beta, "lsnn", opts, &report)?;
+    report.metric("recall_error", round(lsnn.test_error));
+    report.metric("rate_hz", round(lsnn.rate_hz));
     let mut series = vec![Series {
         label: "LSNN (LIF + ALIF)",
-        points: curve,
+        points: lsnn.curve,
     }];
     if cfg.lif_only_ablation {
-        let (err_lif, curve_lif, _) = train_one(&cfg, 0.0, "lif-only", opts, &report)?;
-        report.metric("recall_error_lif_only", round(err_lif));
+        let lif = train_one(&cfg, 0.0, "lif-only", opts, &report)?;
+        report.metric("recall_error_lif_only", round(lif.test_error));
         series.push(Series {
             label: "LIF only (β = 0)",
-            points: curve_lif,
+            points: lif.curve,
         });
     }
     report.metric("iterations", cfg.iterations);
