@@ -250,17 +250,12 @@ fn accuracy(logits: Tensor<2>, labels: &[usize]) -> f64 {
 
 /// Runs the demo and returns the final JSON line.
 pub fn run(opts: &RunOptions) -> Result<String, String> {
-    let mut cfg = if opts.quick {
+    let base = if opts.quick {
         DemoConfig::quick()
     } else {
         DemoConfig::default()
     };
-    if let Some(path) = &opts.config {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-        cfg = serde_json::from_str(&text)
-            .map_err(|e| format!("invalid config {}: {e}", path.display()))?;
-    }
+    let cfg = super::load_config(base, opts.config.as_deref())?;
     cfg.validate()?;
     let mut report = Report::new("demo", &opts.backend, opts.seed, opts.quick, &opts.out_dir)?;
     report.write_json("config.json", &cfg)?;

@@ -51,6 +51,41 @@ pub fn all() -> Vec<Experiment> {
     ]
 }
 
+/// The experiment's configuration: `base` (its defaults, or its `--quick`
+/// preset) with the fields of the JSON file at `path` laid over it, nested
+/// objects merged field by field.
+pub fn load_config<T>(base: T, path: Option<&std::path::Path>) -> Result<T, String>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let Some(path) = path else {
+        return Ok(base);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+    let overlay: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("invalid config {}: {e}", path.display()))?;
+    let mut merged = serde_json::to_value(base).map_err(|e| e.to_string())?;
+    merge(&mut merged, overlay);
+    serde_json::from_value(merged).map_err(|e| format!("invalid config {}: {e}", path.display()))
+}
+
+fn merge(base: &mut serde_json::Value, overlay: serde_json::Value) {
+    match (base, overlay) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
 /// A progress bar on stderr (hidden when stderr is not a terminal).
 pub fn progress_bar(len: u64, name: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());

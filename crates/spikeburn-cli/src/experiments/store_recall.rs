@@ -86,7 +86,7 @@ impl Default for StoreRecallExperiment {
 }
 
 impl StoreRecallExperiment {
-    /// `--quick`: 100 ms symbols, smaller batches, fewer iterations.
+    /// `--quick`: 100 ms symbols (so adaptation τ_a = 600 ms) and batches of 64.
     pub fn quick() -> Self {
         let d = Self::default();
         Self {
@@ -96,11 +96,10 @@ impl StoreRecallExperiment {
             },
             tau_adapt: 600.0,
             batch: 64,
-            iterations: 100,
             schedule: StepDecay {
                 initial: 0.01,
                 factor: 0.3,
-                every: 60,
+                every: 100,
             },
             test_sequences: 128,
             ..d
@@ -289,17 +288,12 @@ fn train_one(
 
 /// Runs the experiment and returns the final JSON line.
 pub fn run(opts: &RunOptions) -> Result<String, String> {
-    let mut cfg = if opts.quick {
+    let base = if opts.quick {
         StoreRecallExperiment::quick()
     } else {
         StoreRecallExperiment::default()
     };
-    if let Some(path) = &opts.config {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-        cfg = serde_json::from_str(&text)
-            .map_err(|e| format!("invalid config {}: {e}", path.display()))?;
-    }
+    let cfg = super::load_config(base, opts.config.as_deref())?;
     cfg.task.validate()?;
     if cfg.batch == 0 || cfg.iterations == 0 || cfg.test_sequences == 0 {
         return Err("`batch`, `iterations` and `test_sequences` must be at least 1".into());
