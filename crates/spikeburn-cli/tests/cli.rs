@@ -120,3 +120,74 @@ fn tiny_w1_bench_prints_the_spec_fields() {
     let out = spikeburn().args(["bench", "w9"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown workload `w9`"));
 }
+
+fn write_config(dir: &std::path::Path, json: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("config.override.json");
+    std::fs::write(&path, json).unwrap();
+    path
+}
+
+fn run_json(args: &[&str], config: &std::path::Path, out: &std::path::Path) -> serde_json::Value {
+    let output = spikeburn()
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+/// A reduced store-recall (100 ms symbols, 120 iterations, no ablation)
+/// must get well below the 50 % chance level of recalling one bit.
+#[test]
+fn reduced_store_recall_learns_to_recall() {
+    let dir = temp_dir("store-recall");
+    let cfg = write_config(&dir, r#"{"iterations": 120, "lif_only_ablation": false}"#);
+    let json = run_json(&["run", "store-recall", "--quick"], &cfg, &dir.join("out"));
+    let err = json["metrics"]["recall_error"].as_f64().unwrap();
+    assert!(
+        err < 0.3,
+        "recall error {err} after 120 iterations (chance 0.5)"
+    );
+    assert!(dir.join("out/learning_curve.svg").exists());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// A run stopped after 6 iterations continues to 10 with --resume: the log
+/// then holds iterations 0..9 once each.
+#[test]
+fn store_recall_resumes_from_its_checkpoint() {
+    let dir = temp_dir("resume");
+    let small = r#"{"task": {"symbols": 4, "symbol_ms": 20}, "batch": 4, "test_sequences": 4,
+                    "lif_only_ablation": false, "iterations": ITER}"#;
+    let out = dir.join("out");
+    let cfg = write_config(&dir, &small.replace("ITER", "6"));
+    run_json(&["run", "store-recall", "--seed", "3"], &cfg, &out);
+    let cfg = write_config(&dir, &small.replace("ITER", "10"));
+    let json = run_json(
+        &["run", "store-recall", "--seed", "3", "--resume"],
+        &cfg,
+        &out,
+    );
+    assert_eq!(json["metrics"]["iterations"], 10);
+    let log = std::fs::read_to_string(out.join("metrics-lsnn.jsonl")).unwrap();
+    let iterations: Vec<u64> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["iteration"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(iterations, (0..10).collect::<Vec<_>>());
+    std::fs::remove_dir_all(dir).ok();
+}
