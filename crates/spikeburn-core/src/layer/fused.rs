@@ -418,6 +418,7 @@ fn run_host(
     ));
     let saved = HostSavedHandle(Arc::new(HostSaved {
         parts,
+        beta: beta.as_ref().map(|(_, b)| b.clone()).unwrap_or_default(),
         w_in: wi,
         w_rec: wr,
         steps,

@@ -27,10 +27,12 @@ pub(crate) struct HostDynamics<'a> {
 
 /// Everything the forward pass produces, `[T, B, N]` row-major unless noted.
 pub(crate) struct HostForward {
-    pub spikes: Vec<f32>,
+    /// Spikes as bytes (0/1): a quarter of the memory of f32.
+    pub spikes: Vec<u8>,
     /// `Kv = ψ ∂x/∂v` (without the `ψ` factor when no host surrogate was given).
     pub kv: Vec<f32>,
-    /// `Ka = ψ ∂x/∂a` (ALIF only; same convention).
+    /// `Ka = ψ ∂x/∂a` (ALIF normalised by `A_t` only; otherwise it is
+    /// `−β Kv`, rebuilt in the backward instead of stored).
     pub ka: Vec<f32>,
     /// `Rz = β z_{t−1}` (ALIF with adaptive reset only).
     pub rz: Vec<f32>,
@@ -66,9 +68,13 @@ pub(crate) fn forward(
     let total = steps * size;
     let adaptive = d.adaptation.is_some();
     let mut out = HostForward {
-        spikes: vec![0.0; total],
+        spikes: vec![0; total],
         kv: vec![0.0; total],
-        ka: if adaptive { vec![0.0; total] } else { vec![] },
+        ka: if adaptive && d.normalise_by_adaptive_threshold {
+            vec![0.0; total]
+        } else {
+            vec![]
+        },
         rz: if adaptive && d.adaptive_reset {
             vec![0.0; total]
         } else {
@@ -132,11 +138,11 @@ pub(crate) fn forward(
                             out.normalised[base + k] = x;
                         }
                         kv[k] = psi(x) * inv0;
-                        spikes[k] = if x > 0.0 { 1.0 } else { 0.0 };
+                        spikes[k] = (x > 0.0) as u8;
                     }
                 }
                 Some((rho, beta)) => {
-                    let ka = &mut out.ka[base..base + n];
+                    let keep_ka = !out.ka.is_empty();
                     for k in 0..n {
                         let z_old = z_prev[k];
                         let ak = rho * a[k] + (1.0 - rho) * z_old;
@@ -157,27 +163,31 @@ pub(crate) fn forward(
                         }
                         let p = psi(x);
                         kv[k] = p * dx_dv;
-                        ka[k] = p * dx_da;
+                        if keep_ka {
+                            out.ka[base + k] = p * dx_da;
+                        }
                         if d.adaptive_reset {
                             out.rz[base + k] = beta[k] * z_old;
                         }
-                        spikes[k] = if x > 0.0 { 1.0 } else { 0.0 };
+                        spikes[k] = (x > 0.0) as u8;
                     }
                 }
             }
             if n_ref > 0 {
                 for (k, c) in refractory[row].iter().enumerate() {
                     if *c > 0 {
-                        out.spikes[base + k] = 0.0;
+                        out.spikes[base + k] = 0;
                         out.kv[base + k] = 0.0;
-                        if adaptive {
+                        if !out.ka.is_empty() {
                             out.ka[base + k] = 0.0;
                         }
                     }
                 }
             }
         }
-        z_prev.copy_from_slice(&out.spikes[t * size..(t + 1) * size]);
+        for (zp, z) in z_prev.iter_mut().zip(&out.spikes[t * size..(t + 1) * size]) {
+            *zp = *z as f32;
+        }
     }
     out.last_membrane = v;
     out.last_adaptation = a;
@@ -223,88 +233,6 @@ pub(crate) fn project(x: &[f32], w: &[f32], rows: usize, k: usize, n: usize) -> 
     out
 }
 
-/// `Xᵀ Δ` (`[k, n]`) for `X` `[rows, k]` and `Δ` `[rows, n]`, sparse-aware like [`project`].
-pub(crate) fn transposed_product(
-    x: &[f32],
-    delta: &[f32],
-    rows: usize,
-    k: usize,
-    n: usize,
-) -> Vec<f32> {
-    let mut out = vec![0f32; k * n];
-    if density(x) < SPARSE_DENSITY {
-        for r in 0..rows {
-            let d = &delta[r * n..(r + 1) * n];
-            for (c, &xv) in x[r * k..(r + 1) * k].iter().enumerate() {
-                if xv != 0.0 {
-                    for (ov, dv) in out[c * n..(c + 1) * n].iter_mut().zip(d) {
-                        *ov += xv * *dv;
-                    }
-                }
-            }
-        }
-    } else {
-        // SAFETY: Xᵀ is the strided view (1, k) of the rows×k buffer; Δ and
-        // the output are row-major rows×n and k×n.
-        unsafe {
-            matrixmultiply::sgemm(
-                k,
-                rows,
-                n,
-                1.0,
-                x.as_ptr(),
-                1,
-                k as isize,
-                delta.as_ptr(),
-                n as isize,
-                1,
-                0.0,
-                out.as_mut_ptr(),
-                n as isize,
-                1,
-            );
-        }
-    }
-    out
-}
-
-/// `Δ Wᵀ` (`[rows, k]`) for `Δ` `[rows, n]` and `W` `[k, n]`.
-pub(crate) fn product_transposed(
-    delta: &[f32],
-    w: &[f32],
-    rows: usize,
-    k: usize,
-    n: usize,
-) -> Vec<f32> {
-    let mut w_t = vec![0f32; n * k];
-    for c in 0..k {
-        for j in 0..n {
-            w_t[j * k + c] = w[c * n + j];
-        }
-    }
-    let mut out = vec![0f32; rows * k];
-    // SAFETY: row-major buffers of rows×n, n×k and rows×k f32s.
-    unsafe {
-        matrixmultiply::sgemm(
-            rows,
-            n,
-            k,
-            1.0,
-            delta.as_ptr(),
-            n as isize,
-            1,
-            w_t.as_ptr(),
-            k as isize,
-            1,
-            0.0,
-            out.as_mut_ptr(),
-            k as isize,
-            1,
-        );
-    }
-    out
-}
-
 /// Below this fraction of non-zeros, products skip the zeros.
 const SPARSE_DENSITY: f64 = 0.25;
 
@@ -327,17 +255,27 @@ pub(crate) struct HostBackward {
 
 /// The reverse recursion of [`super::fused`]; returns `δI`, `[T, B, N]`.
 #[allow(clippy::too_many_arguments)]
+///
+/// `grad` is the full `[T, B_total, N]` upstream gradient; this call handles
+/// the `batch` rows starting at `first`. `beta` rebuilds `Ka = −β Kv` when
+/// `ka` is empty. `on_delta(t, δI_t)` receives each step's `[batch, N]`
+/// result as soon as it is known (from `t = T−1` down to 0), so gradients
+/// accumulate on the fly and `δI` is never stored for the whole sequence.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn reverse(
     grad: &[f32],
+    (batch_total, first): (usize, usize),
     kv: &[f32],
     ka: &[f32],
     rz: &[f32],
+    beta: &[f32],
     w_rec: &[f32],
     steps: usize,
     batch: usize,
     n: usize,
     c: &HostBackward,
-) -> Vec<f32> {
+    mut on_delta: impl FnMut(usize, &[f32]),
+) {
     let size = batch * n;
     // A contiguous W_recᵀ: sgemm on the strided view was 3× slower.
     let mut w_rec_t = vec![0f32; n * n];
@@ -346,15 +284,16 @@ pub(crate) fn reverse(
             w_rec_t[k * n + j] = w_rec[j * n + k];
         }
     }
-    let mut delta_i = vec![0f32; steps * size];
+    let mut next = vec![0f32; size];
+    let mut out = vec![0f32; size];
     let mut dz = vec![0f32; size];
     let mut dv = vec![0f32; size];
     let mut da = vec![0f32; size];
     for t in (0..steps).rev() {
         let base = t * size;
-        dz.copy_from_slice(&grad[base..base + size]);
+        let g = (t * batch_total + first) * n;
+        dz.copy_from_slice(&grad[g..g + size]);
         if t + 1 < steps {
-            let next = &delta_i[base + size..base + 2 * size];
             // dz += δI_{t+1} W_recᵀ.
             // SAFETY: the three buffers hold batch×n, n×n and batch×n f32s in
             // row-major order, as the dimensions and strides say, and `dz`
@@ -382,7 +321,6 @@ pub(crate) fn reverse(
         let kv = &kv[base..base + size];
         let ka = ka.get(base..base + size).unwrap_or(&[]);
         let rz = rz.get(base..base + size).unwrap_or(&[]);
-        let out = &mut delta_i[base..base + size];
         if !c.adaptive {
             for k in 0..size {
                 let dv_next = if first { 0.0 } else { dv[k] };
@@ -395,7 +333,12 @@ pub(crate) fn reverse(
                 let (dv_next, da_next) = if first { (0.0, 0.0) } else { (dv[k], da[k]) };
                 let dzk = dz[k] + (1.0 - c.rho) * da_next;
                 let dvk = kv[k] * dzk + c.alpha * dv_next;
-                let mut dak = ka[k] * dzk + c.rho * da_next;
+                let ka_k = if ka.is_empty() {
+                    -beta[k % n] * kv[k]
+                } else {
+                    ka[k]
+                };
+                let mut dak = ka_k * dzk + c.rho * da_next;
                 if c.adaptive_reset {
                     dak -= rz[k] * dvk;
                 }
@@ -404,32 +347,30 @@ pub(crate) fn reverse(
                 out[k] = c.gain * dvk;
             }
         }
+        on_delta(t, &out);
+        std::mem::swap(&mut next, &mut out);
     }
-    delta_i
 }
 
-/// `Σ_t z_{t−1}ᵀ δI_t` (`[N, N]`), touching only rows of neurons that spiked.
-pub(crate) fn recurrent_weight_gradient(
-    spikes: &[f32],
-    delta_i: &[f32],
-    steps: usize,
-    batch: usize,
+/// `dst[j] += Σ_b Σ_{c: x_bc ≠ 0} x_bc · δ_b` for `x` `[batch, k]`, `δ` `[batch, n]`,
+/// `dst` `[k, n]`: the outer-product gradient of a step, skipping zero inputs.
+fn accumulate_outer<T: Copy + Into<f32>>(
+    dst: &mut [f32],
+    x: &[T],
+    delta: &[f32],
+    k: usize,
     n: usize,
-) -> Vec<f32> {
-    let size = batch * n;
-    let mut grad = vec![0f32; n * n];
-    for t in 1..steps {
-        for b in 0..batch {
-            let z = &spikes[(t - 1) * size + b * n..(t - 1) * size + (b + 1) * n];
-            let d = &delta_i[t * size + b * n..t * size + (b + 1) * n];
-            for (j, _) in z.iter().enumerate().filter(|(_, z)| **z != 0.0) {
-                for (g, dv) in grad[j * n..(j + 1) * n].iter_mut().zip(d) {
-                    *g += *dv;
+) {
+    for (x_b, d_b) in x.chunks_exact(k).zip(delta.chunks_exact(n)) {
+        for (c, &xv) in x_b.iter().enumerate() {
+            let xv: f32 = xv.into();
+            if xv != 0.0 {
+                for (o, d) in dst[c * n..(c + 1) * n].iter_mut().zip(d_b) {
+                    *o += xv * *d;
                 }
             }
         }
     }
-    grad
 }
 
 /// Worker threads of the host kernels: batch elements are independent
@@ -474,8 +415,8 @@ pub(crate) fn take_rows(
 }
 
 /// Inverse of [`take_rows`]: interleaves per-range `[T, len, width]` parts into `[T, B, width]`.
-pub(crate) fn merge_rows<'a>(
-    parts: impl Iterator<Item = ((usize, usize), &'a [f32])>,
+pub(crate) fn merge_rows<'a, T: Copy + Into<f32> + 'a>(
+    parts: impl Iterator<Item = ((usize, usize), &'a [T])>,
     steps: usize,
     batch: usize,
     width: usize,
@@ -485,7 +426,12 @@ pub(crate) fn merge_rows<'a>(
         for t in 0..steps {
             let dst = (t * batch + first) * width;
             let src = t * len * width;
-            out[dst..dst + len * width].copy_from_slice(&part[src..src + len * width]);
+            for (o, p) in out[dst..dst + len * width]
+                .iter_mut()
+                .zip(&part[src..src + len * width])
+            {
+                *o = (*p).into();
+            }
         }
     }
     out
@@ -504,6 +450,8 @@ pub(crate) struct HostPart {
 /// What the host backward needs, kept in host memory between the passes.
 pub(crate) struct HostSaved {
     pub parts: Vec<HostPart>,
+    /// Adaptation strengths per neuron (empty for LIF).
+    pub beta: Vec<f32>,
     pub w_in: Vec<f32>,
     pub w_rec: Vec<f32>,
     pub steps: usize,
@@ -587,27 +535,85 @@ pub(crate) fn backward(
             .map(|part| {
                 scope.spawn(move || {
                     let (first, len) = part.rows;
-                    let grad = take_rows(grad, steps, batch, n, first, len);
                     let f = &part.forward;
-                    let delta = reverse(
-                        &grad,
+                    let size = len * n;
+                    let mut d_w_rec = want_w_rec.then(|| vec![0f32; n * n]);
+                    let mut d_w_in = want_w_in.then(|| vec![0f32; n_in * n]);
+                    let mut d_input = want_input.then(|| vec![0f32; steps * len * n_in]);
+                    let sparse_input = density(&part.input) < SPARSE_DENSITY;
+                    reverse(
+                        grad,
+                        (batch, first),
                         &f.kv,
                         &f.ka,
                         &f.rz,
+                        &saved.beta,
                         &saved.w_rec,
                         steps,
                         len,
                         n,
                         &saved.constants,
+                        |t, delta| {
+                            if let (Some(g), true) = (d_w_rec.as_mut(), t > 0) {
+                                let z = &f.spikes[(t - 1) * size..t * size];
+                                accumulate_outer(g, z, delta, n, n);
+                            }
+                            let x = &part.input[t * len * n_in..(t + 1) * len * n_in];
+                            if let Some(g) = d_w_in.as_mut() {
+                                if sparse_input {
+                                    accumulate_outer(g, x, delta, n_in, n);
+                                } else {
+                                    // SAFETY: xᵀ is the (1, n_in) strided view of the
+                                    // len×n_in buffer; δ is len×n, g is n_in×n.
+                                    unsafe {
+                                        matrixmultiply::sgemm(
+                                            n_in,
+                                            len,
+                                            n,
+                                            1.0,
+                                            x.as_ptr(),
+                                            1,
+                                            n_in as isize,
+                                            delta.as_ptr(),
+                                            n as isize,
+                                            1,
+                                            1.0,
+                                            g.as_mut_ptr(),
+                                            n as isize,
+                                            1,
+                                        );
+                                    }
+                                }
+                            }
+                            if let Some(d) = d_input.as_mut() {
+                                // δx_t = δI_t W_inᵀ; W_inᵀ is the (1, n) strided view of W_in.
+                                let dst = &mut d[t * len * n_in..(t + 1) * len * n_in];
+                                // SAFETY: δ is len×n, W_in is n_in×n, dst is len×n_in.
+                                unsafe {
+                                    matrixmultiply::sgemm(
+                                        len,
+                                        n,
+                                        n_in,
+                                        1.0,
+                                        delta.as_ptr(),
+                                        n as isize,
+                                        1,
+                                        saved.w_in.as_ptr(),
+                                        1,
+                                        n as isize,
+                                        0.0,
+                                        dst.as_mut_ptr(),
+                                        n_in as isize,
+                                        1,
+                                    );
+                                }
+                            }
+                        },
                     );
-                    let rows = steps * len;
                     HostGradients {
-                        input: want_input
-                            .then(|| product_transposed(&delta, &saved.w_in, rows, n_in, n)),
-                        w_in: want_w_in
-                            .then(|| transposed_product(&part.input, &delta, rows, n_in, n)),
-                        w_rec: want_w_rec
-                            .then(|| recurrent_weight_gradient(&f.spikes, &delta, steps, len, n)),
+                        input: d_input,
+                        w_in: d_w_in,
+                        w_rec: d_w_rec,
                     }
                 })
             })
