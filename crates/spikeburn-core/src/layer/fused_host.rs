@@ -261,7 +261,6 @@ pub(crate) struct HostBackward {
 /// `ka` is empty. `on_delta(t, δI_t)` receives each step's `[batch, N]`
 /// result as soon as it is known (from `t = T−1` down to 0), so gradients
 /// accumulate on the fly and `δI` is never stored for the whole sequence.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn reverse(
     grad: &[f32],
     (batch_total, first): (usize, usize),
