@@ -253,14 +253,14 @@ pub(crate) struct HostBackward {
     pub adaptive_reset: bool,
 }
 
-/// The reverse recursion of [`super::fused`]; returns `δI`, `[T, B, N]`.
-#[allow(clippy::too_many_arguments)]
+/// The reverse recursion of [`super::fused`] for one range of the batch.
 ///
 /// `grad` is the full `[T, B_total, N]` upstream gradient; this call handles
 /// the `batch` rows starting at `first`. `beta` rebuilds `Ka = −β Kv` when
 /// `ka` is empty. `on_delta(t, δI_t)` receives each step's `[batch, N]`
 /// result as soon as it is known (from `t = T−1` down to 0), so gradients
 /// accumulate on the fly and `δI` is never stored for the whole sequence.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn reverse(
     grad: &[f32],
     (batch_total, first): (usize, usize),
