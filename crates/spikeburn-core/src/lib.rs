@@ -14,6 +14,9 @@
 //! Library code takes a `&Device` and never names a backend: the same model
 //! runs on `flex` (default CPU), `ndarray` or `wgpu`, chosen by the caller.
 
+// burn-ndarray is deprecated upstream; it stays selectable for users who ask for it.
+#![cfg_attr(feature = "ndarray", allow(deprecated))]
+
 pub mod error;
 mod filter;
 pub mod layer;

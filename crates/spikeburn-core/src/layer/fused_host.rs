@@ -55,9 +55,13 @@ impl HostForward {
     }
 }
 
-/// Runs the dynamics over `projected` (`x_t W_in`, `[T, B, N]`).
+/// Runs the dynamics over `input` (`[T, B, n_in]`). The input projection
+/// `x_t W_in` is formed step by step, so no `[T, B, N]` buffer holds it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn forward(
-    projected: &[f32],
+    input: &[f32],
+    w_in: &[f32],
+    n_in: usize,
     w_rec: &[f32],
     steps: usize,
     batch: usize,
@@ -97,13 +101,17 @@ pub(crate) fn forward(
     let mut refractory = vec![0u32; if d.refractory_steps > 0 { size } else { 0 }];
     let n_ref = d.refractory_steps as u32;
     let mut current = vec![0f32; n];
+    let mut projected = vec![0f32; size];
     let mut active: Vec<usize> = Vec::with_capacity(n);
     let inv0 = 1.0 / d.threshold;
+    let sparse_input = density(input) < SPARSE_DENSITY;
     for t in 0..steps {
+        let x_t = &input[t * batch * n_in..(t + 1) * batch * n_in];
+        project_into(&mut projected, x_t, w_in, batch, n_in, n, sparse_input);
         for b in 0..batch {
             let row = b * n..(b + 1) * n;
             let base = t * size + b * n;
-            current.copy_from_slice(&projected[base..base + n]);
+            current.copy_from_slice(&projected[row.clone()]);
             active.clear();
             active.extend((0..n).filter(|&j| z_prev[b * n + j] != 0.0));
             for &j in &active {
@@ -194,11 +202,19 @@ pub(crate) fn forward(
     out
 }
 
-/// Dense-or-sparse product `X W` for `X` `[rows, k]` and `W` `[k, n]`:
-/// rows of a mostly-zero `X` (spike inputs) only add the rows of `W` they select.
-pub(crate) fn project(x: &[f32], w: &[f32], rows: usize, k: usize, n: usize) -> Vec<f32> {
-    let mut out = vec![0f32; rows * n];
-    if density(x) < SPARSE_DENSITY {
+/// `out = X W` for `X` `[rows, k]` and `W` `[k, n]`: rows of a mostly-zero
+/// `X` (spike inputs) only add the rows of `W` they select.
+fn project_into(
+    out: &mut [f32],
+    x: &[f32],
+    w: &[f32],
+    rows: usize,
+    k: usize,
+    n: usize,
+    sparse: bool,
+) {
+    if sparse {
+        out.fill(0.0);
         for r in 0..rows {
             let o = &mut out[r * n..(r + 1) * n];
             for (c, &xv) in x[r * k..(r + 1) * k].iter().enumerate() {
@@ -230,7 +246,6 @@ pub(crate) fn project(x: &[f32], w: &[f32], rows: usize, k: usize, n: usize) -> 
             );
         }
     }
-    out
 }
 
 /// Below this fraction of non-zeros, products skip the zeros.
@@ -494,8 +509,7 @@ pub(crate) fn forward_parallel(
             .map(|&(first, len)| {
                 scope.spawn(move || {
                     let input = take_rows(input, steps, batch, n_in, first, len);
-                    let projected = project(&input, w_in, steps * len, n_in, n);
-                    let forward = forward(&projected, w_rec, steps, len, n, d);
+                    let forward = forward(&input, w_in, n_in, w_rec, steps, len, n, d);
                     HostPart {
                         rows: (first, len),
                         input,
