@@ -127,6 +127,73 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Renders a spike raster: one row per neuron, a tick per spike. `spikes` is
+/// `[steps][neurons]` (0/1); `bands` shades time ranges (e.g. recall periods)
+/// with a label.
+pub fn raster(
+    title: &str,
+    spikes: &[Vec<f32>],
+    dt_ms: f64,
+    bands: &[(usize, usize, &str)],
+) -> String {
+    let steps = spikes.len();
+    let neurons = spikes.first().map_or(0, Vec::len);
+    let (w, left, right, top, bottom) = (900.0, 60.0, 20.0, 40.0, 45.0);
+    let row_h = (360.0 / neurons.max(1) as f64).clamp(2.0, 14.0);
+    let h = top + bottom + row_h * neurons as f64;
+    let sx = |t: f64| left + t / steps.max(1) as f64 * (w - left - right);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="{}" y="22" text-anchor="middle" font-size="15">{}</text>
+"#,
+        w / 2.0,
+        escape(title)
+    );
+    for &(start, end, label) in bands {
+        let _ = writeln!(
+            s,
+            r##"<rect x="{:.1}" y="{top}" width="{:.1}" height="{:.1}" fill="#ffe9b3"/><text x="{:.1}" y="{:.1}" font-size="10">{}</text>"##,
+            sx(start as f64),
+            sx(end as f64) - sx(start as f64),
+            row_h * neurons as f64,
+            sx(start as f64) + 2.0,
+            top - 4.0,
+            escape(label)
+        );
+    }
+    for (t, row) in spikes.iter().enumerate() {
+        for (j, &z) in row.iter().enumerate() {
+            if z != 0.0 {
+                let y = top + row_h * j as f64;
+                let _ = writeln!(
+                    s,
+                    r#"<line x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="black"/>"#,
+                    sx(t as f64),
+                    y + 0.5,
+                    sx(t as f64),
+                    y + row_h - 0.5
+                );
+            }
+        }
+    }
+    let _ = write!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">time (ms), {} ms in all</text>
+<text x="16" y="{}" text-anchor="middle" transform="rotate(-90 16 {})">neuron</text>
+</svg>
+"#,
+        (left + w - right) / 2.0,
+        h - 14.0,
+        (steps as f64 * dt_ms).round(),
+        top + row_h * neurons as f64 / 2.0,
+        top + row_h * neurons as f64 / 2.0,
+    );
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +218,13 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("loss &lt;train&gt;"));
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
+    fn raster_draws_one_tick_per_spike() {
+        let spikes = vec![vec![1.0, 0.0], vec![0.0, 0.0], vec![1.0, 1.0]];
+        let svg = raster("r", &spikes, 1.0, &[(1, 2, "recall")]);
+        assert_eq!(svg.matches("stroke=\"black\"").count(), 3);
+        assert!(svg.contains("recall"));
     }
 }
