@@ -316,6 +316,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
     let lsnn = train_one(&cfg, cfg.beta, "lsnn", opts, &report)?;
     report.metric("recall_error", round(lsnn.test_error));
     report.metric("rate_hz", round(lsnn.rate_hz));
+    report.metric("iterations_to_5pct", iterations_to(&lsnn.curve, 0.05));
     write_raster(&lsnn.model, &cfg, opts, &report)?;
     let mut series = vec![Series {
         label: "LSNN (LIF + ALIF)",
@@ -324,6 +325,11 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
     if cfg.lif_only_ablation {
         let lif = train_one(&cfg, 0.0, "lif-only", opts, &report)?;
         report.metric("recall_error_lif_only", round(lif.test_error));
+        report.metric("rate_hz_lif_only", round(lif.rate_hz));
+        report.metric(
+            "iterations_to_5pct_lif_only",
+            iterations_to(&lif.curve, 0.05),
+        );
         series.push(Series {
             label: "LIF only (β = 0)",
             points: lif.curve,
@@ -395,6 +401,15 @@ fn write_raster(
         &bands,
     );
     std::fs::write(report.out_dir().join("raster.svg"), svg).map_err(|e| e.to_string())
+}
+
+/// First iteration at which the training recall error, averaged over the
+/// last 20 iterations, is below `threshold` (`None`: never).
+fn iterations_to(curve: &[(f64, f64)], threshold: f64) -> Option<usize> {
+    const WINDOW: usize = 20;
+    (WINDOW..=curve.len()).find(|&i| {
+        curve[i - WINDOW..i].iter().map(|p| p.1).sum::<f64>() / (WINDOW as f64) < threshold
+    })
 }
 
 fn round(v: f64) -> f64 {
