@@ -5,6 +5,7 @@
 //! this crate depends on no backend: experiments turn them into tensors on
 //! whatever device they train on.
 
+pub mod mnist;
 pub mod store_recall;
 
 /// A batch of input spike trains with per-sequence targets.
