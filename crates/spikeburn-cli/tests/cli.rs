@@ -191,3 +191,72 @@ fn store_recall_resumes_from_its_checkpoint() {
     assert_eq!(iterations, (0..10).collect::<Vec<_>>());
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A small MNIST-format set: 8×8 images whose class (0–3) is which quadrant
+/// is bright, with noise; 400 training and 100 test images.
+fn synthetic_mnist(dir: &std::path::Path) {
+    use spikeburn_tasks::mnist::write_idx_u8;
+    std::fs::create_dir_all(dir).unwrap();
+    let mut state = 12345u64;
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as u32
+    };
+    for (split, count) in [("train", 400usize), ("t10k", 100)] {
+        let (mut pixels, mut labels) = (vec![], vec![]);
+        for _ in 0..count {
+            let label = (next() % 4) as usize;
+            for r in 0..8 {
+                for c in 0..8 {
+                    let quadrant = (r / 4) * 2 + c / 4;
+                    let base = if quadrant == label { 200 } else { 20 };
+                    pixels.push((base + next() % 50) as u8);
+                }
+            }
+            labels.push(label as u8);
+        }
+        write_idx_u8(
+            &dir.join(format!("{split}-images-idx3-ubyte")),
+            &[count, 8, 8],
+            &pixels,
+        )
+        .unwrap();
+        write_idx_u8(
+            &dir.join(format!("{split}-labels-idx1-ubyte")),
+            &[count],
+            &labels,
+        )
+        .unwrap();
+    }
+}
+
+/// sMNIST end to end on a tiny IDX set: loads the files, trains with DEEP R
+/// keeping the connection budget exactly, and learns above chance.
+#[test]
+fn smnist_runs_on_a_tiny_idx_dataset_with_deep_r() {
+    let dir = temp_dir("smnist");
+    synthetic_mnist(&dir.join("data"));
+    let cfg = format!(
+        r#"{{"data_dir": "{}", "iterations": 100, "batch": 32, "test_samples": 100, "eval_every": 0}}"#,
+        dir.join("data").display()
+    );
+    let cfg = write_config(&dir, &cfg);
+    let json = run_json(&["run", "smnist", "--quick"], &cfg, &dir.join("out"));
+    let m = &json["metrics"];
+    assert_eq!(m["active_connections"], m["connection_budget"]);
+    let budget = m["connection_budget"].as_f64().unwrap();
+    let possible = m["possible_connections"].as_f64().unwrap();
+    assert!(
+        (budget / possible - 0.12).abs() < 0.005,
+        "{budget} of {possible}"
+    );
+    let acc = m["test_accuracy"].as_f64().unwrap();
+    assert!(
+        acc > 0.6,
+        "test accuracy {acc} (chance 0.25 on this 4-class set)"
+    );
+    assert!(m["sec_per_iter"].as_f64().unwrap() > 0.0);
+    std::fs::remove_dir_all(dir).ok();
+}

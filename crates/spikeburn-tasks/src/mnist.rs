@@ -86,8 +86,10 @@ impl Mnist {
     pub fn load(dir: &Path, split: &str) -> Result<Self, String> {
         let images = find(dir, &format!("{split}-images-idx3-ubyte"))?;
         let labels = find(dir, &format!("{split}-labels-idx1-ubyte"))?;
-        let (dims, pixels) = parse_idx_u8(&read_maybe_gzip(&images)?, &images.display().to_string())?;
-        let (ldims, labels) = parse_idx_u8(&read_maybe_gzip(&labels)?, &labels.display().to_string())?;
+        let (dims, pixels) =
+            parse_idx_u8(&read_maybe_gzip(&images)?, &images.display().to_string())?;
+        let (ldims, labels) =
+            parse_idx_u8(&read_maybe_gzip(&labels)?, &labels.display().to_string())?;
         if dims.len() != 3 || ldims.len() != 1 || dims[0] != ldims[0] {
             return Err(format!(
                 "MNIST {split}: images {dims:?} and labels {ldims:?} do not match: expected [n, rows, cols] and [n]"
@@ -167,7 +169,8 @@ mod tests {
         if gzip {
             for f in ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"] {
                 let raw = std::fs::read(dir.join(f)).unwrap();
-                let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                let mut enc =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
                 enc.write_all(&raw).unwrap();
                 std::fs::write(dir.join(format!("{f}.gz")), enc.finish().unwrap()).unwrap();
                 std::fs::remove_file(dir.join(f)).unwrap();
@@ -178,7 +181,8 @@ mod tests {
     #[test]
     fn loads_plain_and_gzipped_idx() {
         for gzip in [false, true] {
-            let dir = std::env::temp_dir().join(format!("spikeburn-idx-{gzip}-{}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("spikeburn-idx-{gzip}-{}", std::process::id()));
             tiny_dataset(&dir, gzip);
             let m = Mnist::load(&dir, "t10k").unwrap();
             assert_eq!((m.rows, m.cols), (2, 3));

@@ -1,6 +1,7 @@
 //! The experiments `spikeburn run` knows, by name.
 
 mod demo;
+mod smnist;
 mod store_recall;
 
 use burn::prelude::*;
@@ -47,6 +48,11 @@ pub fn all() -> Vec<Experiment> {
             name: "store-recall",
             about: "LSNN store-recall (Bellec et al. 2018): 10 LIF + 10 ALIF hold a bit for seconds; LIF-only ablation",
             run: store_recall::run,
+        },
+        Experiment {
+            name: "smnist",
+            about: "sequential MNIST (Bellec et al. 2018): 120 LIF + 100 ALIF, BPTT + DEEP R at 12 % connectivity",
+            run: smnist::run,
         },
     ]
 }
