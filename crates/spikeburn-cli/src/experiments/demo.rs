@@ -10,7 +10,6 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use burn::tensor::activation::log_softmax;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -20,6 +19,7 @@ use spikeburn_core::layer::{
 use spikeburn_core::neuron::{Alif, AlifConfig, InputScaling};
 
 use super::RunOptions;
+use super::classification::{accuracy, cross_entropy};
 use crate::plot::{Series, line_chart};
 use crate::report::Report;
 
@@ -222,32 +222,6 @@ impl PatternTask {
     }
 }
 
-fn cross_entropy(logits: Tensor<2>, labels: &[usize], classes: usize) -> Tensor<1> {
-    let device = logits.device();
-    let mut one_hot = vec![0f32; labels.len() * classes];
-    for (b, &l) in labels.iter().enumerate() {
-        one_hot[b * classes + l] = 1.0;
-    }
-    let one_hot =
-        Tensor::<2>::from_data(TensorData::new(one_hot, [labels.len(), classes]), &device);
-    (log_softmax(logits, 1) * one_hot).sum_dim(1).mean().neg()
-}
-
-fn accuracy(logits: Tensor<2>, labels: &[usize]) -> f64 {
-    let predicted = logits
-        .argmax(1)
-        .into_data()
-        .convert::<i64>()
-        .try_to_vec::<i64>()
-        .unwrap_or_default();
-    let hits = predicted
-        .iter()
-        .zip(labels)
-        .filter(|(p, l)| **p as usize == **l)
-        .count();
-    hits as f64 / labels.len() as f64
-}
-
 /// Runs the demo and returns the final JSON line.
 pub fn run(opts: &RunOptions) -> Result<String, String> {
     let base = if opts.quick {
@@ -274,7 +248,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
     for it in 0..cfg.iterations {
         let (x, labels) = task.batch(cfg.batch, &mut rng, &device);
         let (logits, spikes) = model.forward(x);
-        let loss = cross_entropy(logits.clone(), &labels, cfg.classes);
+        let loss = cross_entropy(logits.clone(), &labels);
         let loss_value: f64 = loss.clone().into_scalar::<f32>() as f64;
         if !loss_value.is_finite() {
             return Err(format!(
@@ -305,9 +279,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
         let b = cfg.batch.min(cfg.test_samples - seen);
         let (x, labels) = task.batch(b, &mut rng, &opts.device);
         let (logits, _) = eval.forward(x);
-        test_loss += cross_entropy(logits.clone(), &labels, cfg.classes).into_scalar::<f32>()
-            as f64
-            * b as f64;
+        test_loss += cross_entropy(logits.clone(), &labels).into_scalar::<f32>() as f64 * b as f64;
         hits += accuracy(logits, &labels) * b as f64;
         seen += b;
     }

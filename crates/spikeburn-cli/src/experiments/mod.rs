@@ -1,5 +1,6 @@
 //! The experiments `spikeburn run` knows, by name.
 
+mod classification;
 mod demo;
 mod smnist;
 mod store_recall;

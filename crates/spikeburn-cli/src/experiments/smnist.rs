@@ -10,7 +10,6 @@
 use burn::module::{Module, Param};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use burn::tensor::activation::log_softmax;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -24,6 +23,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::RunOptions;
+use super::classification::{accuracy, cross_entropy};
 use crate::plot::{Series, line_chart};
 use crate::report::Report;
 
@@ -176,29 +176,6 @@ fn batch_tensor(data: &Mnist, idx: &[usize], cue: usize, device: &Device) -> Ten
     )
 }
 
-fn loss_and_accuracy(logits: Tensor<2>, labels: &[usize]) -> (Tensor<1>, f64) {
-    let device = logits.device();
-    let mut one_hot = vec![0f32; labels.len() * 10];
-    for (i, &l) in labels.iter().enumerate() {
-        one_hot[i * 10 + l] = 1.0;
-    }
-    let predicted = logits
-        .clone()
-        .argmax(1)
-        .into_data()
-        .convert::<i64>()
-        .try_to_vec::<i64>()
-        .unwrap_or_default();
-    let hits = predicted
-        .iter()
-        .zip(labels)
-        .filter(|(p, l)| **p as usize == **l)
-        .count();
-    let one_hot = Tensor::<2>::from_data(TensorData::new(one_hot, [labels.len(), 10]), &device);
-    let loss = (log_softmax(logits, 1) * one_hot).sum_dim(1).mean().neg();
-    (loss, hits as f64 / labels.len().max(1) as f64)
-}
-
 /// Runs the experiment and returns the final JSON line.
 pub fn run(opts: &RunOptions) -> Result<String, String> {
     let base = if opts.quick {
@@ -294,7 +271,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
             let x = batch_tensor(&test, &idx, cfg.cue_steps, &opts.device);
             let (logits, _) = eval.forward(x, cfg.readout_steps);
             let labels: Vec<usize> = idx.iter().map(|&i| test.labels[i] as usize).collect();
-            hits += loss_and_accuracy(logits, &labels).1 * idx.len() as f64;
+            hits += accuracy(logits, &labels) * idx.len() as f64;
             seen += idx.len();
         }
         hits / count.max(1) as f64
@@ -311,7 +288,8 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
         model.load_weights(&matrices, &device);
         let x = batch_tensor(&train, &idx, cfg.cue_steps, &device);
         let (logits, spikes) = model.forward(x, cfg.readout_steps);
-        let (ce, acc) = loss_and_accuracy(logits, &labels);
+        let acc = accuracy(logits.clone(), &labels);
+        let ce = cross_entropy(logits, &labels);
         let rate_hz = spikes.clone().mean().into_scalar::<f32>() as f64 * 1000.0;
         let loss = ce + firing_rate_regulariser(spikes, 10.0, 1.0) * cfg.rate_reg;
         let loss_value = loss.clone().into_scalar::<f32>() as f64;

@@ -9,7 +9,6 @@
 
 use burn::module::Module;
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
 use burn::tensor::{Int, TensorData};
 use serde::{Deserialize, Serialize};
 use spikeburn_core::layer::{
@@ -20,6 +19,7 @@ use spikeburn_tasks::store_recall::{StoreRecallBatch, StoreRecallConfig};
 use spikeburn_train::{BpttTrainer, StepDecay, TrainerConfig, firing_rate_regulariser};
 
 use super::RunOptions;
+use super::classification::{accuracy, cross_entropy};
 use crate::plot::{Series, line_chart};
 use crate::report::Report;
 
@@ -176,31 +176,6 @@ impl StoreRecallNet {
     }
 }
 
-fn cross_entropy(logits: Tensor<2>, targets: &[usize]) -> Tensor<1> {
-    let device = logits.device();
-    let mut one_hot = vec![0f32; targets.len() * 2];
-    for (i, &t) in targets.iter().enumerate() {
-        one_hot[i * 2 + t] = 1.0;
-    }
-    let one_hot = Tensor::<2>::from_data(TensorData::new(one_hot, [targets.len(), 2]), &device);
-    (log_softmax(logits, 1) * one_hot).sum_dim(1).mean().neg()
-}
-
-fn error_rate(logits: Tensor<2>, targets: &[usize]) -> f64 {
-    let predicted = logits
-        .argmax(1)
-        .into_data()
-        .convert::<i64>()
-        .try_to_vec::<i64>()
-        .unwrap_or_default();
-    let wrong = predicted
-        .iter()
-        .zip(targets)
-        .filter(|(p, t)| **p as usize != **t)
-        .count();
-    wrong as f64 / targets.len().max(1) as f64
-}
-
 /// What training one network produced.
 struct Outcome {
     /// Recall error on the held-out sequences.
@@ -249,7 +224,7 @@ fn train_one(
                 opts.seed.wrapping_mul(1_000_003).wrapping_add(it as u64),
             );
             let (logits, targets, spikes) = m.forward(&batch, task, &device);
-            let err = error_rate(logits.clone(), &targets);
+            let err = 1.0 - accuracy(logits.clone(), &targets);
             let reg = firing_rate_regulariser(spikes.clone(), cfg.target_rate_hz, task.dt_ms);
             let rate = spikes.mean().into_scalar::<f32>() as f64 * 1000.0 / task.dt_ms;
             let loss = cross_entropy(logits, &targets) + reg * cfg.rate_reg;
@@ -261,7 +236,7 @@ fn train_one(
         |m, _| {
             let valid = m.valid();
             let (logits, targets, spikes) = valid.forward(&test, task, &opts.device);
-            test_error = error_rate(logits, &targets);
+            test_error = 1.0 - accuracy(logits, &targets);
             rate_hz = spikes.mean().into_scalar::<f32>() as f64 * 1000.0 / task.dt_ms;
             vec![("test_recall_error".into(), test_error)]
         },
