@@ -1,0 +1,12 @@
+//! # spikeburn-plasticity
+//!
+//! Learning rules that need no autodiff graph and update weights directly, on
+//! tensors of whatever backend the network runs on.
+//!
+//! - [`rls`]: recursive least squares on each neuron's plastic presynaptic
+//!   weights (Kim & Chow 2018), batched over neurons, with the exact
+//!   shared-`P` fast path when every neuron sees the same presynaptic set.
+
+pub mod rls;
+
+pub use rls::{Rls, RlsConfig, RlsError};
