@@ -206,6 +206,7 @@ mod tests {
     }
 
     /// Solves `A x = b` (small, dense, f64) by Gaussian elimination.
+    #[allow(clippy::needless_range_loop)] // index form mirrors the textbook algorithm
     fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Vec<f64> {
         let n = b.len();
         for i in 0..n {
