@@ -7,6 +7,7 @@
 
 pub mod splitmix;
 pub mod w1;
+pub mod w2;
 
 /// Peak resident set size of this process in MB (`VmHWM`), if the OS reports it.
 pub fn peak_rss_mb() -> Option<f64> {

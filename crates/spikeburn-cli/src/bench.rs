@@ -21,10 +21,12 @@ pub struct BenchOptions {
     pub seed: u64,
     /// Force the per-step reference path.
     pub per_step: bool,
+    /// W2: one shared P (all-to-all connectivity).
+    pub shared_p: bool,
 }
 
 /// Workloads `bench` knows.
-pub const WORKLOADS: [&str; 3] = ["w1-lif", "w1-alif", "sgemm"];
+pub const WORKLOADS: [&str; 4] = ["w1-lif", "w1-alif", "w2", "sgemm"];
 
 /// Runs a workload on `device`; returns its JSON line.
 pub fn run(
@@ -36,6 +38,7 @@ pub fn run(
         "w1-lif" => W1Neuron::Lif,
         "w1-alif" => W1Neuron::Alif,
         "sgemm" => return Ok(sgemm(device, backend)),
+        "w2" => return w2(o, device, backend),
         other => {
             return Err(format!(
                 "unknown workload `{other}`: expected one of {WORKLOADS:?}"
@@ -115,4 +118,26 @@ fn sgemm(device: &burn::prelude::Device, backend: &str) -> String {
         );
     }
     json!({"workload": "sgemm", "backend": backend, "threads": 1, "git_rev": git_rev(), "matmul": rates}).to_string()
+}
+
+/// W2: RLS training of recurrent LIF dynamics.
+fn w2(o: &BenchOptions, device: &burn::prelude::Device, backend: &str) -> Result<String, String> {
+    let mut opts = spikeburn_bench::w2::W2Options {
+        shared_p: o.shared_p,
+        seed: o.seed,
+        ..Default::default()
+    };
+    opts.n = o.n.unwrap_or(opts.n);
+    if opts.n == 0 {
+        return Err("--n 0 is invalid: expected at least 1 neuron".into());
+    }
+    let result = spikeburn_bench::w2::run(&opts, device)?;
+    let mut line = serde_json::to_value(&result).map_err(|e| e.to_string())?;
+    if let Value::Object(map) = &mut line {
+        map.insert("backend".into(), json!(backend));
+        map.insert("threads".into(), json!(1));
+        map.insert("peak_rss_mb".into(), json!(spikeburn_bench::peak_rss_mb()));
+        map.insert("git_rev".into(), json!(git_rev()));
+    }
+    Ok(line.to_string())
 }

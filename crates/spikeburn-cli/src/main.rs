@@ -5,6 +5,7 @@
 //! spikeburn run <experiment> [--quick] [--config FILE.json] [--out DIR]
 //!               [--backend flex|ndarray|wgpu] [--seed N] [--resume]
 //! spikeburn bench w1-lif|w1-alif [--n N] [--t T] [--batch B] [--iters K] [--warmup K] [--per-step]
+//! spikeburn bench w2 [--n N] [--shared-p]
 //! ```
 //!
 //! `run` shows a progress bar on stderr, writes its config, metrics, plots and
@@ -65,7 +66,7 @@ enum Command {
         #[arg(long)]
         resume: bool,
     },
-    /// Run a benchmark workload (w1-lif, w1-alif); prints one JSON line.
+    /// Run a benchmark workload (w1-lif, w1-alif, w2, sgemm); prints one JSON line.
     Bench {
         /// Workload name.
         workload: String,
@@ -93,6 +94,9 @@ enum Command {
         /// Use the per-step reference path instead of the fused BPTT op.
         #[arg(long)]
         per_step: bool,
+        /// W2: one P shared by all neurons (exact for all-to-all connectivity).
+        #[arg(long)]
+        shared_p: bool,
     },
 }
 
@@ -154,6 +158,7 @@ fn run(cli: Cli) -> Result<(), String> {
             seed,
             backend,
             per_step,
+            shared_p,
         } => {
             let (device, backend) = backend::select(backend.as_deref())?;
             let opts = bench::BenchOptions {
@@ -165,6 +170,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 warmup,
                 seed,
                 per_step,
+                shared_p,
             };
             println!("{}", bench::run(&opts, &device, &backend)?);
             Ok(())

@@ -1,0 +1,200 @@
+//! W2: RLS training of recurrent weights, Kim & Chow 2018 style
+//! (`shared/bench/WORKLOADS.md`): `N` LIF neurons, every neuron's synaptic
+//! drive `u_i = w_i · r` trained by RLS to follow `A sin(2πt/200 ms + φ_i)`.
+//!
+//! The network state (membranes, spikes, filtered rates) is simulated in host
+//! memory; the weights and `P` live on the Burn device and are updated by
+//! [`spikeburn_plasticity::Rls`].
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use serde::Serialize;
+use spikeburn_plasticity::RlsConfig;
+use std::time::Instant;
+
+use crate::splitmix::{uniform, uniform_weights};
+
+/// The knobs of W2 (defaults: the spec's, all-to-all).
+#[derive(Clone, Debug, Serialize)]
+pub struct W2Options {
+    /// Neurons.
+    pub n: usize,
+    /// One `P` for all neurons (valid for all-to-all connectivity).
+    pub shared_p: bool,
+    /// SplitMix64 seed.
+    pub seed: u64,
+    /// Training epochs (200 ms each).
+    pub train_epochs: usize,
+}
+
+impl Default for W2Options {
+    fn default() -> Self {
+        Self {
+            n: 500,
+            shared_p: true,
+            seed: 1234,
+            train_epochs: 5,
+        }
+    }
+}
+
+/// The spec's reported fields.
+#[derive(Clone, Debug, Serialize)]
+pub struct W2Result {
+    /// `w2`.
+    pub workload: String,
+    /// Neurons.
+    pub n: usize,
+    /// Shared or per-neuron `P`.
+    pub shared_p: bool,
+    /// Training wall time per simulated second (simulation + RLS).
+    pub sec_per_sim_sec: f64,
+    /// Mean wall time of one RLS update (all neurons).
+    pub sec_per_rls_update: f64,
+    /// Settle + test phases per simulated second.
+    pub sec_per_sim_sec_no_rls: f64,
+    /// Mean `(u − f)²` of the first training epoch.
+    pub mse_first_epoch: f64,
+    /// Of the last training epoch.
+    pub mse_last_epoch: f64,
+    /// Every training epoch.
+    pub mse_per_epoch: Vec<f64>,
+    /// Of the free-running test epoch.
+    pub mse_test: f64,
+    /// Firing rate during training.
+    pub rate_hz_train: f64,
+    /// Memory of `P` in MB.
+    pub p_mem_mb: f64,
+    /// No NaN/Inf in weights and `P`.
+    pub finite: bool,
+}
+
+/// Runs W2 on `device` (a non-autodiff device).
+pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
+    let (n, seed) = (opts.n, opts.seed);
+    let k = n; // p = 1: every neuron sees all N, autapse included
+    let (dt, tau_m, v_th, period, amp) = (1.0f64, 10.0f64, 1.0f32, 200usize, 0.5f64);
+    let d_s = (-dt / 50.0f64).exp() as f32;
+    let leak = (dt / tau_m) as f32;
+    let bias: Vec<f32> = (0..n as u64)
+        .map(|i| (0.9 + 0.2 * uniform(seed, 12, i)) as f32)
+        .collect();
+    let phase: Vec<f64> = (0..n as u64)
+        .map(|i| 2.0 * std::f64::consts::PI * uniform(seed, 13, i))
+        .collect();
+    let mut v: Vec<f32> = (0..n as u64)
+        .map(|i| uniform(seed, 14, i) as f32 * v_th)
+        .collect();
+    let mut r = vec![0f32; n];
+    let w0 = uniform_weights(seed, 11, n * k, 1.0 / (k as f64).sqrt());
+    let mut w = Tensor::<2>::from_data(TensorData::new(w0, [n, k]), device);
+    let mut rls = RlsConfig::new(n, k)
+        .with_lambda(1.0)
+        .with_shared_p(opts.shared_p)
+        .init(device)
+        .map_err(|e| e.to_string())?;
+    let (settle, train, test) = (period, opts.train_epochs * period, period);
+    let total = settle + train + test;
+    let mut mse_epochs = vec![];
+    let (mut epoch_sum, mut spikes_train) = (0f64, 0usize);
+    let (mut t_train, mut t_other, mut t_rls, mut updates) = (0f64, 0f64, 0f64, 0usize);
+    for step in 0..total {
+        let start = Instant::now();
+        let training = step >= settle && step < settle + train;
+        let measured = step >= settle;
+        let r_t = Tensor::<2>::from_data(TensorData::new(r.clone(), [k, 1]), device);
+        let u_t = w.clone().matmul(r_t).reshape([n]);
+        let u: Vec<f32> = u_t
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .map_err(|e| format!("{e:?}"))?;
+        if measured {
+            let t = step as f64 * dt;
+            let f: Vec<f32> = phase
+                .iter()
+                .map(|ph| {
+                    (amp * (2.0 * std::f64::consts::PI * t / period as f64 + ph).sin()) as f32
+                })
+                .collect();
+            epoch_sum += u
+                .iter()
+                .zip(&f)
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum::<f64>()
+                / n as f64;
+            if training && (step - settle) % 2 == 0 {
+                let t0 = Instant::now();
+                let e = u_t - Tensor::<1>::from_data(TensorData::new(f, [n]), device);
+                let q = Tensor::<2>::from_data(TensorData::new(r.clone(), [1, k]), device);
+                let q = if opts.shared_p { q } else { q.repeat_dim(0, n) };
+                w = rls.update(w, q, e).map_err(|e| e.to_string())?;
+                t_rls += t0.elapsed().as_secs_f64();
+                updates += 1;
+            }
+            if (step - settle + 1) % period == 0 {
+                mse_epochs.push(epoch_sum / period as f64);
+                epoch_sum = 0.0;
+            }
+        }
+        for i in 0..n {
+            v[i] += leak * (bias[i] + u[i] - v[i]);
+            let z = v[i] > v_th;
+            if z {
+                v[i] = 0.0;
+                if training {
+                    spikes_train += 1;
+                }
+            }
+            r[i] = d_s * r[i] + z as u8 as f32;
+        }
+        let secs = start.elapsed().as_secs_f64();
+        if training {
+            t_train += secs;
+        } else {
+            t_other += secs;
+        }
+    }
+    let finite = w.clone().is_finite().all().into_scalar::<bool>()
+        && rls.p.clone().is_finite().all().into_scalar::<bool>();
+    let p_entries = if opts.shared_p { k * k } else { n * k * k };
+    Ok(W2Result {
+        workload: "w2".into(),
+        n,
+        shared_p: opts.shared_p,
+        sec_per_sim_sec: t_train / (train as f64 * dt / 1000.0),
+        sec_per_rls_update: t_rls / updates.max(1) as f64,
+        sec_per_sim_sec_no_rls: t_other / ((settle + test) as f64 * dt / 1000.0),
+        mse_first_epoch: mse_epochs[0],
+        mse_last_epoch: mse_epochs[opts.train_epochs - 1],
+        mse_test: *mse_epochs.last().unwrap(),
+        mse_per_epoch: mse_epochs[..opts.train_epochs].to_vec(),
+        rate_hz_train: spikes_train as f64 / n as f64 / (train as f64 * dt / 1000.0),
+        p_mem_mb: p_entries as f64 * 4.0 / 1e6,
+        finite,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spec's numpy reference (shared P, N = 500, seed 1234).
+    #[test]
+    fn shared_p_matches_the_reference_errors() {
+        let r = run(&W2Options::default(), &Device::default()).unwrap();
+        assert!(r.finite);
+        for (got, want) in [(r.mse_first_epoch, 4.135199), (r.mse_last_epoch, 0.005719)] {
+            assert!(
+                (got - want).abs() <= 0.02 * want,
+                "mse {got} vs reference {want}"
+            );
+        }
+        assert!(
+            (r.rate_hz_train - 35.67).abs() < 0.5,
+            "rate {}",
+            r.rate_hz_train
+        );
+    }
+}
