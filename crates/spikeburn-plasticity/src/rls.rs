@@ -182,7 +182,7 @@ impl Rls {
                 if finite_p { "the weights" } else { "P" }
             )));
         }
-        if self.updates % self.symmetry_check_every != 0 {
+        if !self.updates.is_multiple_of(self.symmetry_check_every) {
             return Ok(());
         }
         let asym: f32 = (self.p.clone() - self.p.clone().swap_dims(1, 2))
