@@ -215,7 +215,8 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
     /// backends), no synapse and `fused` enabled, this runs the fused path: the same dynamics and
     /// gradients as the per-step path, with one autodiff node for the whole
     /// sequence. It is taken only when just the spikes are recorded; its final
-    /// state carries no gradient (truncated BPTT at chunk boundaries).
+    /// state carries no gradient (truncated BPTT at chunk boundaries), and its
+    /// refractory counters restart at zero.
     pub fn try_forward_sequence(
         &self,
         input: Tensor<3>,
