@@ -3,13 +3,15 @@
 //! drive `u_i = w_i · r` trained by RLS to follow `A sin(2πt/200 ms + φ_i)`.
 //!
 //! The network state (membranes, spikes, filtered rates) is simulated in host
-//! memory; the weights and `P` live on the Burn device and are updated by
-//! [`spikeburn_plasticity::Rls`].
+//! memory. On CPU backends the weights and `P` stay there too and
+//! [`spikeburn_plasticity::HostRls`] updates them; on other backends they
+//! are Burn tensors updated by [`spikeburn_plasticity::Rls`].
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use serde::Serialize;
-use spikeburn_plasticity::RlsConfig;
+use spikeburn_core::layer::is_host_device;
+use spikeburn_plasticity::{HostRls, Rls, RlsConfig};
 use std::time::Instant;
 
 use crate::splitmix::{uniform, uniform_weights};
@@ -87,12 +89,23 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
         .collect();
     let mut r = vec![0f32; n];
     let w0 = uniform_weights(seed, 11, n * k, 1.0 / (k as f64).sqrt());
-    let mut w = Tensor::<2>::from_data(TensorData::new(w0, [n, k]), device);
-    let mut rls = RlsConfig::new(n, k)
-        .with_lambda(1.0)
-        .with_shared_p(opts.shared_p)
-        .init(device)
-        .map_err(|e| e.to_string())?;
+    let mut learner = if is_host_device(device) {
+        Learner::Host {
+            w: w0,
+            rls: HostRls::new(n, k, 1.0, opts.shared_p).map_err(|e| e.to_string())?,
+        }
+    } else {
+        Learner::Device {
+            w: Tensor::<2>::from_data(TensorData::new(w0, [n, k]), device),
+            rls: Box::new(
+                RlsConfig::new(n, k)
+                    .with_lambda(1.0)
+                    .with_shared_p(opts.shared_p)
+                    .init(device)
+                    .map_err(|e| e.to_string())?,
+            ),
+        }
+    };
     let (settle, train, test) = (period, opts.train_epochs * period, period);
     let total = settle + train + test;
     let mut mse_epochs = vec![];
@@ -102,14 +115,7 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
         let start = Instant::now();
         let training = step >= settle && step < settle + train;
         let measured = step >= settle;
-        let r_t = Tensor::<2>::from_data(TensorData::new(r.clone(), [k, 1]), device);
-        let u_t = w.clone().matmul(r_t).reshape([n]);
-        let u: Vec<f32> = u_t
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .map_err(|e| format!("{e:?}"))?;
+        let u = learner.drive(&r, device)?;
         if measured {
             let t = step as f64 * dt;
             let f: Vec<f32> = phase
@@ -126,10 +132,8 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
                 / n as f64;
             if training && (step - settle) % 2 == 0 {
                 let t0 = Instant::now();
-                let e = u_t - Tensor::<1>::from_data(TensorData::new(f, [n]), device);
-                let q = Tensor::<2>::from_data(TensorData::new(r.clone(), [1, k]), device);
-                let q = if opts.shared_p { q } else { q.repeat_dim(0, n) };
-                w = rls.update(w, q, e).map_err(|e| e.to_string())?;
+                let e: Vec<f32> = u.iter().zip(&f).map(|(a, b)| a - b).collect();
+                learner.learn(&r, &e, opts.shared_p, device)?;
                 t_rls += t0.elapsed().as_secs_f64();
                 updates += 1;
             }
@@ -156,8 +160,7 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
             t_other += secs;
         }
     }
-    let finite = w.clone().is_finite().all().into_scalar::<bool>()
-        && rls.p.clone().is_finite().all().into_scalar::<bool>();
+    let finite = learner.finite();
     let p_entries = if opts.shared_p { k * k } else { n * k * k };
     Ok(W2Result {
         workload: "w2".into(),
@@ -174,6 +177,62 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
         p_mem_mb: p_entries as f64 * 4.0 / 1e6,
         finite,
     })
+}
+
+/// Weights and RLS state, in host memory or on the device.
+enum Learner {
+    Host { w: Vec<f32>, rls: HostRls },
+    Device { w: Tensor<2>, rls: Box<Rls> },
+}
+
+impl Learner {
+    /// `u = W r`.
+    fn drive(&self, r: &[f32], device: &Device) -> Result<Vec<f32>, String> {
+        match self {
+            Self::Host { w, .. } => Ok(w
+                .chunks_exact(r.len())
+                .map(|row| spikeburn_plasticity::rls_host::dot(row, r) as f32)
+                .collect()),
+            Self::Device { w, .. } => {
+                let k = r.len();
+                let r_t = Tensor::<2>::from_data(TensorData::new(r.to_vec(), [k, 1]), device);
+                w.clone()
+                    .matmul(r_t)
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .map_err(|e| format!("{e:?}"))
+            }
+        }
+    }
+
+    /// One RLS update with regressor `r` (every neuron's) and errors `e`.
+    fn learn(&mut self, r: &[f32], e: &[f32], shared: bool, device: &Device) -> Result<(), String> {
+        let (n, k) = (e.len(), r.len());
+        match self {
+            Self::Host { w, rls } => {
+                let q = if shared { r.to_vec() } else { r.repeat(n) };
+                rls.update(w, &q, e).map_err(|e| e.to_string())
+            }
+            Self::Device { w, rls } => {
+                let q = Tensor::<2>::from_data(TensorData::new(r.to_vec(), [1, k]), device);
+                let q = if shared { q } else { q.repeat_dim(0, n) };
+                let e = Tensor::<1>::from_data(TensorData::new(e.to_vec(), [n]), device);
+                *w = rls.update(w.clone(), q, e).map_err(|e| e.to_string())?;
+                Ok(())
+            }
+        }
+    }
+
+    fn finite(&self) -> bool {
+        match self {
+            Self::Host { w, rls } => w.iter().chain(&rls.p).all(|v| v.is_finite()),
+            Self::Device { w, rls } => {
+                w.clone().is_finite().all().into_scalar::<bool>()
+                    && rls.p.clone().is_finite().all().into_scalar::<bool>()
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,11 @@
 //!
 //! - [`rls`]: recursive least squares on each neuron's plastic presynaptic
 //!   weights (Kim & Chow 2018), batched over neurons, with the exact
-//!   shared-`P` fast path when every neuron sees the same presynaptic set.
+//!   shared-`P` fast path when every neuron sees the same presynaptic set;
+//!   [`HostRls`] is the same rule in host memory, the fast path on CPUs.
 
 pub mod rls;
+pub mod rls_host;
 
 pub use rls::{Rls, RlsConfig, RlsError};
+pub use rls_host::HostRls;

@@ -326,7 +326,7 @@ pub(crate) fn run_fused(
     w_in: Tensor<2>,
     w_rec: Tensor<2>,
 ) -> Option<FusedOutput> {
-    if on_host(&w_in.clone().inner().device()) {
+    if is_host_device(&w_in.clone().inner().device()) {
         Some(run_host(dynamics, input, w_in, w_rec))
     } else if dynamics.refractory_steps == 0 {
         Some(run_tensor_ops(dynamics, input, w_in, w_rec))
@@ -553,8 +553,9 @@ struct Simulation {
     last_adaptation: Tensor<2>,
 }
 
-/// Whether tensors on `device` live in host memory (CPU backends).
-fn on_host(device: &Device) -> bool {
+/// Whether tensors on `device` live in host memory (the CPU backends flex
+/// and ndarray), so that host-memory kernels can work on them directly.
+pub fn is_host_device(device: &Device) -> bool {
     use burn::backend::DispatchDevice;
     match device.as_dispatch() {
         #[cfg(feature = "flex")]

@@ -12,7 +12,7 @@ mod readout;
 mod recurrent;
 
 pub use feedforward::{SpikingLinear, SpikingLinearConfig};
-pub use fused::{FusedBpttOps, FusedDynamics};
+pub use fused::{FusedBpttOps, FusedDynamics, is_host_device};
 pub use fused_host::host_threads;
 pub use readout::{LeakyReadout, LeakyReadoutConfig};
 pub use recurrent::{RecurrentSpiking, RecurrentSpikingConfig};
