@@ -13,9 +13,16 @@
 //! ∂L/∂W_in = Σ_t x_tᵀ δI_t,  ∂L/∂W_rec = Σ_t z_{t−1}ᵀ δI_t,  ∂L/∂x_t = δI_t W_inᵀ
 //! ```
 //!
-//! The two weight gradients and the input gradient are single matmuls over
-//! the whole sequence. The reset term is detached (as in the reference path's
-//! default), so it contributes only through the adaptive threshold.
+//! The reset term is detached (as in the reference path's default), so it
+//! contributes only through the adaptive threshold; during a refractory period
+//! the spike is forced to 0 and so are `Kv`, `Ka`.
+//!
+//! Two implementations: on CPU backends (flex, ndarray) the kernels of
+//! `fused_host` run in host memory, exploit spike sparsity and split the batch
+//! over threads, and accumulate the weight gradients during the backward
+//! sweep; on other backends (wgpu, CUDA) a generic version in Burn tensor ops
+//! runs the same recursion, with the weight and input gradients as single
+//! matmuls over the whole sequence.
 
 use burn::backend::autodiff::{
     Autodiff,
