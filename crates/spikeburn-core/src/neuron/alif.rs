@@ -359,7 +359,7 @@ mod tests {
         for _ in 0..5 {
             state = alif.step(state, Tensor::from_floats([[1.0, 1.0]], &dev));
         }
-        let thr = state.threshold.try_to_vec_f32();
+        let thr = state.threshold.to_data().try_to_vec::<f32>().unwrap();
         assert!(
             (thr[0] - 0.01).abs() < 1e-7,
             "LIF neuron's threshold moved: {thr:?}"
@@ -384,14 +384,5 @@ mod tests {
             .with_beta(Tensor::from_floats([1.0, 2.0, 3.0], &dev))
             .unwrap_err();
         assert!(e.to_string().contains("shape mismatch"), "{e}");
-    }
-
-    trait ToVec {
-        fn try_to_vec_f32(&self) -> Vec<f32>;
-    }
-    impl ToVec for Tensor<2> {
-        fn try_to_vec_f32(&self) -> Vec<f32> {
-            self.to_data().try_to_vec::<f32>().unwrap()
-        }
     }
 }
