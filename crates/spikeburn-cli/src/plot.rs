@@ -65,15 +65,19 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
         (top + h - bottom) / 2.0,
         escape(y_label),
     );
-    for i in 0..=4 {
-        let fx = x0 + (x1 - x0) * i as f64 / 4.0;
-        let fy = y0 + (y1 - y0) * i as f64 / 4.0;
+    for fx in nice_ticks(x0, x1) {
         let _ = writeln!(
             s,
-            r##"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text><line x1="{left}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#ddd"/>"##,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
             sx(fx),
             h - bottom + 16.0,
-            tick(fx),
+            tick(fx)
+        );
+    }
+    for fy in nice_ticks(y0, y1) {
+        let _ = writeln!(
+            s,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text><line x1="{left}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#ddd"/>"##,
             left - 6.0,
             sy(fy) + 4.0,
             tick(fy),
@@ -108,6 +112,22 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// Round tick positions (steps of 1, 2 or 5 × 10ᵏ) covering `[lo, hi]`, 4–10 of them.
+fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let span = (hi - lo).max(f64::MIN_POSITIVE);
+    let raw = span / 5.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| span / s <= 8.0)
+        .unwrap_or(10.0 * magnitude);
+    // The small slack keeps ticks that land on an end despite rounding (0.6/0.1).
+    let first = (lo / step - 1e-9).ceil() as i64;
+    let last = (hi / step + 1e-9).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
 }
 
 fn tick(v: f64) -> String {
@@ -217,6 +237,8 @@ mod tests {
         );
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("loss &lt;train&gt;"));
+        assert_eq!(nice_ticks(0.0, 199.0), vec![0.0, 50.0, 100.0, 150.0]);
+        assert_eq!(nice_ticks(0.06, 0.6).len(), 6);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     }
 
