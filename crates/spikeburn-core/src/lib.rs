@@ -3,8 +3,9 @@
 //! Spiking neuron models, spike functions with surrogate gradients, synapses
 //! and spiking layers as [Burn](https://burn.dev) modules.
 //!
-//! - [`neuron`]: LIF and ALIF (LSNN) dynamics as pure step functions
-//!   ([`neuron::lif_step`], [`neuron::alif_step`]) and module wrappers.
+//! - [`neuron`]: LIF, ALIF (LSNN) and QIF/theta dynamics as pure step
+//!   functions ([`neuron::lif_step`], [`neuron::alif_step`],
+//!   [`neuron::theta_step`]) and module wrappers.
 //! - [`spike`]: the Heaviside spike as a custom autodiff op with a catalogue
 //!   of surrogate derivatives and a trait for your own.
 //! - [`layer`]: recurrent and feed-forward spiking layers generic over the

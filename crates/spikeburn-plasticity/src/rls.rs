@@ -72,6 +72,10 @@ pub struct Rls {
     shared: bool,
     updates: u64,
     symmetry_check_every: u64,
+    /// `[N, K]`: 1 where the weight is trained, 0 where it is not.
+    plastic: Option<Tensor<2>>,
+    /// `[N, K]`: the sign each weight keeps (Dale's law); 0 = free.
+    signs: Option<Tensor<2>>,
 }
 
 impl RlsConfig {
@@ -99,11 +103,63 @@ impl RlsConfig {
             shared: self.shared_p,
             updates: 0,
             symmetry_check_every: self.symmetry_check_every.max(1),
+            plastic: None,
+            signs: None,
         })
     }
 }
 
 impl Rls {
+    /// Trains only the weights where `mask` (`[N, K]`, 0/1) is 1: each
+    /// neuron's own plastic presynaptic set. Masked slots get a zero
+    /// regressor, which keeps them out of `P` exactly (sets of different
+    /// sizes padded to `K`).
+    pub fn with_plastic_mask(mut self, mask: Tensor<2>) -> Result<Self, RlsError> {
+        self.require_per_neuron("a plastic mask")?;
+        self.check_nk("plastic mask", &mask)?;
+        self.plastic = Some(mask);
+        Ok(self)
+    }
+
+    /// Dale's law: every weight keeps the sign it has in `weights` (`[N, K]`;
+    /// zeros are free). An update that would flip a weight's sign is skipped
+    /// for that weight, which then leaves the plastic set.
+    pub fn with_sign_constraint(mut self, weights: &Tensor<2>) -> Result<Self, RlsError> {
+        self.require_per_neuron("a sign constraint")?;
+        self.check_nk("sign-constraint weights", weights)?;
+        self.signs = Some(weights.clone().sign());
+        if self.plastic.is_none() {
+            self.plastic = Some(weights.ones_like());
+        }
+        Ok(self)
+    }
+
+    /// The current plastic mask (`None`: every weight is plastic).
+    pub fn plastic_mask(&self) -> Option<&Tensor<2>> {
+        self.plastic.as_ref()
+    }
+
+    fn require_per_neuron(&self, what: &str) -> Result<(), RlsError> {
+        if self.shared {
+            return Err(RlsError::Config(format!(
+                "{what} differs between neurons: it needs per-neuron P (shared_p = false)"
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_nk(&self, what: &str, t: &Tensor<2>) -> Result<(), RlsError> {
+        if t.dims() != [self.neurons, self.inputs] {
+            return Err(RlsError::Shape(format!(
+                "RLS {what} has shape {:?}, expected [{}, {}]",
+                t.dims(),
+                self.neurons,
+                self.inputs
+            )));
+        }
+        Ok(())
+    }
+
     /// One update of `weights` (`[N, K]`) from regressors `q` (`[N, K]`; in
     /// shared mode `[1, K]` or `[N, K]` with equal rows) and a-priori errors
     /// `e` (`[N]`). Returns the new weights.
@@ -152,6 +208,10 @@ impl Rls {
                     q.dims()
                 )));
             }
+            let q = match &self.plastic {
+                Some(mask) => q * mask.clone(),
+                None => q,
+            };
             let q3: Tensor<3> = q.clone().unsqueeze_dim(2); // [N, K, 1]
             let kv = self.p.clone().matmul(q3); // [N, K, 1]
             let qk = (q.unsqueeze_dim::<3>(2) * kv.clone()).sum_dim(1); // [N, 1, 1]
@@ -159,7 +219,16 @@ impl Rls {
             let outer = kv.clone().matmul(kv.clone().swap_dims(1, 2)); // [N, K, K]
             self.p = self.p.clone() - outer * c.clone();
             let step: Tensor<2> = (kv * c * error.reshape([n, 1, 1])).squeeze_dim(2); // [N, K]
-            let weights = weights - step;
+            let weights = match (&self.plastic, &self.signs) {
+                (Some(mask), Some(signs)) => {
+                    let next = weights.clone() - step * mask.clone();
+                    let flip = (next.clone() * signs.clone()).lower_elem(0.0);
+                    self.plastic = Some(mask.clone().mask_fill(flip.clone(), 0.0));
+                    next.mask_where(flip, weights)
+                }
+                (Some(mask), None) => weights - step * mask.clone(),
+                _ => weights - step,
+            };
             self.check(&weights)?;
             Ok(weights)
         }

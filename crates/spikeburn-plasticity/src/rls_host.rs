@@ -7,6 +7,12 @@
 use crate::rls::RlsError;
 
 /// Host-memory RLS state (`P` per neuron, or one shared `P`).
+///
+/// Per-neuron mode supports presynaptic sets of different sizes (neuron `i`
+/// uses the first `lengths[i]` of its `K` slots; the rest stay untouched) and
+/// Dale's law ([`HostRls::with_sign_constraint`]): an update that would flip a
+/// weight's sign is skipped for that weight, and the weight leaves the
+/// plastic set (its regressor is zeroed from then on, as Kim & Chow do).
 #[derive(Clone, Debug)]
 pub struct HostRls {
     /// `[N][K][K]` row-major, or `[K][K]` when shared.
@@ -16,6 +22,12 @@ pub struct HostRls {
     shared: bool,
     updates: u64,
     threads: usize,
+    lengths: Vec<usize>,
+    /// `[N][K]`: the sign each weight must keep (0 = unconstrained); empty
+    /// without a constraint.
+    signs: Vec<i8>,
+    /// `[N][K]`: weights removed from training by the sign constraint.
+    frozen: Vec<bool>,
 }
 
 impl HostRls {
@@ -45,7 +57,72 @@ impl HostRls {
             shared,
             updates: 0,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            lengths: vec![inputs; neurons],
+            signs: vec![],
+            frozen: vec![],
         })
+    }
+
+    /// Neuron `i` trains only its first `lengths[i]` slots (presynaptic sets
+    /// of different sizes padded to `K`); the work per update scales with
+    /// `Σ lengths²`, not `N K²`.
+    pub fn with_lengths(mut self, lengths: Vec<usize>) -> Result<Self, RlsError> {
+        if self.shared {
+            return Err(RlsError::Config(
+                "per-neuron set sizes need per-neuron P (shared_p = false)".into(),
+            ));
+        }
+        if lengths.len() != self.neurons {
+            return Err(RlsError::Shape(format!(
+                "RLS got {} set sizes, expected one per neuron ({})",
+                lengths.len(),
+                self.neurons
+            )));
+        }
+        if let Some((i, l)) = lengths.iter().enumerate().find(|(_, l)| **l > self.inputs) {
+            return Err(RlsError::Shape(format!(
+                "neuron {i} has a presynaptic set of {l}, more than the {} slots",
+                self.inputs
+            )));
+        }
+        self.lengths = lengths;
+        Ok(self)
+    }
+
+    /// Dale's law: every weight keeps the sign it has in `weights` (`[N][K]`;
+    /// zero weights are unconstrained).
+    pub fn with_sign_constraint(mut self, weights: &[f32]) -> Result<Self, RlsError> {
+        if self.shared {
+            return Err(RlsError::Config(
+                "a sign constraint freezes weights per neuron: it needs per-neuron P".into(),
+            ));
+        }
+        if weights.len() != self.neurons * self.inputs {
+            return Err(RlsError::Shape(format!(
+                "sign constraint got {} weights, expected {}",
+                weights.len(),
+                self.neurons * self.inputs
+            )));
+        }
+        self.signs = weights
+            .iter()
+            .map(|w| {
+                if *w > 0.0 {
+                    1
+                } else if *w < 0.0 {
+                    -1
+                } else {
+                    0
+                }
+            })
+            .collect();
+        self.frozen = vec![false; weights.len()];
+        Ok(self)
+    }
+
+    /// Weights the sign constraint has removed from training so far.
+    pub fn frozen_count(&self) -> usize {
+        self.frozen.iter().filter(|f| **f).count()
     }
 
     /// One update of `weights` (`[N][K]`) from regressors `q` (`[N][K]`, or
@@ -75,7 +152,7 @@ impl HostRls {
         self.updates += 1;
         if self.shared {
             let mut kv = vec![0f32; k];
-            let c = update_one(&mut self.p, q, &mut kv);
+            let c = update_one(&mut self.p, k, q, &mut kv);
             for (w_i, e) in weights.chunks_exact_mut(k).zip(error) {
                 let ce = c * e;
                 for (w, kj) in w_i.iter_mut().zip(&kv) {
@@ -84,24 +161,50 @@ impl HostRls {
             }
         } else {
             let per = n.div_ceil(self.threads.max(1));
+            let constrained = !self.signs.is_empty();
+            let empty_signs = vec![0i8; if constrained { 0 } else { n * k }];
+            let mut empty_frozen = vec![false; if constrained { 0 } else { n * k }];
+            let (signs, frozen) = if constrained {
+                (&self.signs[..], &mut self.frozen[..])
+            } else {
+                (&empty_signs[..], &mut empty_frozen[..])
+            };
+            let lengths = &self.lengths;
             std::thread::scope(|s| {
-                for ((p, w), (q, e)) in self
+                for (((p, w), (q, e)), ((sg, fr), len)) in self
                     .p
                     .chunks_mut(per * k * k)
                     .zip(weights.chunks_mut(per * k))
                     .zip(q.chunks(per * k).zip(error.chunks(per)))
+                    .zip(
+                        signs
+                            .chunks(per * k)
+                            .zip(frozen.chunks_mut(per * k))
+                            .zip(lengths.chunks(per)),
+                    )
                 {
                     s.spawn(move || {
                         let mut kv = vec![0f32; k];
-                        for (((p_i, w_i), q_i), e_i) in p
-                            .chunks_exact_mut(k * k)
-                            .zip(w.chunks_exact_mut(k))
-                            .zip(q.chunks_exact(k))
-                            .zip(e)
-                        {
-                            let c = update_one(p_i, q_i, &mut kv);
-                            for (wv, kj) in w_i.iter_mut().zip(&kv) {
-                                *wv -= c * e_i * kj;
+                        let mut q_eff = vec![0f32; k];
+                        for (i, e_i) in e.iter().enumerate() {
+                            let l = len[i];
+                            let (q_i, fr_i) = (&q[i * k..i * k + l], &mut fr[i * k..i * k + l]);
+                            for ((qe, qv), f) in q_eff.iter_mut().zip(q_i).zip(fr_i.iter()) {
+                                *qe = if *f { 0.0 } else { *qv };
+                            }
+                            let p_i = &mut p[i * k * k..(i + 1) * k * k];
+                            let c = update_one(p_i, k, &q_eff[..l], &mut kv[..l]);
+                            let (w_i, sg_i) = (&mut w[i * k..i * k + l], &sg[i * k..i * k + l]);
+                            for j in 0..l {
+                                if fr_i[j] {
+                                    continue;
+                                }
+                                let next = w_i[j] - c * e_i * kv[j];
+                                if constrained && (next * sg_i[j] as f32) < 0.0 {
+                                    fr_i[j] = true; // the update would flip the sign
+                                } else {
+                                    w_i[j] = next;
+                                }
                             }
                         }
                     });
@@ -144,18 +247,19 @@ pub fn dot(a: &[f32], b: &[f32]) -> f64 {
     lanes.iter().sum::<f64>() + tail
 }
 
-/// `k = P q`, `c = 1/(1 + qᵀk)`, `P ← P − c k kᵀ` for one symmetric `P`
-/// (`[K][K]`); leaves `k` in `kv` and returns `c`.
-fn update_one(p: &mut [f32], q: &[f32], kv: &mut [f32]) -> f32 {
-    let k = q.len();
+/// `k = P q`, `c = 1/(1 + qᵀk)`, `P ← P − c k kᵀ` on the leading
+/// `q.len()` × `q.len()` block of one symmetric `P` stored with row stride
+/// `stride`; leaves `k` in `kv` and returns `c`.
+fn update_one(p: &mut [f32], stride: usize, q: &[f32], kv: &mut [f32]) -> f32 {
+    let l = q.len();
     for (i, out) in kv.iter_mut().enumerate() {
-        *out = dot(&p[i * k..(i + 1) * k], q) as f32;
+        *out = dot(&p[i * stride..i * stride + l], q) as f32;
     }
     let qk = dot(q, kv);
     let c = (1.0 / (1.0 + qk)) as f32;
-    for i in 0..k {
+    for i in 0..l {
         let cki = c * kv[i];
-        for (pv, kj) in p[i * k..(i + 1) * k].iter_mut().zip(kv.iter()) {
+        for (pv, kj) in p[i * stride..i * stride + l].iter_mut().zip(kv.iter()) {
             *pv -= cki * kj;
         }
     }
@@ -208,6 +312,152 @@ mod tests {
                 );
             }
         }
+    }
+
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> f32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        }
+    }
+
+    /// Ridge solution `(λI + Σ q qᵀ)⁻¹ Σ q f` by Gauss-Jordan (f64, small).
+    fn ridge(qs: &[Vec<f64>], fs: &[f64], lambda: f64) -> Vec<f64> {
+        let l = qs[0].len();
+        let mut a = vec![vec![0.0; l + 1]; l];
+        for (q, f) in qs.iter().zip(fs) {
+            for r in 0..l {
+                a[r][l] += q[r] * f;
+                for c in 0..l {
+                    a[r][c] += q[r] * q[c];
+                }
+            }
+        }
+        for (r, row) in a.iter_mut().enumerate() {
+            row[r] += lambda;
+        }
+        for i in 0..l {
+            let piv = a[i][i];
+            for c in 0..=l {
+                a[i][c] /= piv;
+            }
+            for r in 0..l {
+                if r != i {
+                    let f = a[r][i];
+                    for c in 0..=l {
+                        a[r][c] -= f * a[i][c];
+                    }
+                }
+            }
+        }
+        a.iter().map(|row| row[l]).collect()
+    }
+
+    #[test]
+    fn sets_of_different_sizes_give_each_neurons_ridge_solution() {
+        let (n, k, lambda) = (3, 5, 0.8);
+        let lengths = vec![5, 3, 1];
+        let mut rls = HostRls::new(n, k, lambda, false)
+            .unwrap()
+            .with_lengths(lengths.clone())
+            .unwrap();
+        // Padding slots start at 0.7 and must never move; w_i starts at 0 in
+        // its set, so one pass gives the ridge solution over the set.
+        let mut w: Vec<f32> = (0..n * k)
+            .map(|x| if x % k < lengths[x / k] { 0.0 } else { 0.7 })
+            .collect();
+        let mut rng = Lcg(17);
+        let (mut qs, mut fs) = (vec![vec![]; n], vec![vec![]; n]);
+        for _ in 0..20 {
+            let q: Vec<f32> = (0..n * k).map(|_| rng.next()).collect();
+            let f: Vec<f32> = (0..n).map(|_| rng.next()).collect();
+            let e: Vec<f32> = (0..n)
+                .map(|i| {
+                    let l = lengths[i];
+                    dot(&w[i * k..i * k + l], &q[i * k..i * k + l]) as f32 - f[i]
+                })
+                .collect();
+            rls.update(&mut w, &q, &e).unwrap();
+            for i in 0..n {
+                qs[i].push(
+                    q[i * k..i * k + lengths[i]]
+                        .iter()
+                        .map(|v| *v as f64)
+                        .collect(),
+                );
+                fs[i].push(f[i] as f64);
+            }
+        }
+        for i in 0..n {
+            let want = ridge(&qs[i], &fs[i], lambda);
+            for (j, wv) in want.iter().enumerate() {
+                let got = w[i * k + j] as f64;
+                assert!(
+                    (got - wv).abs() < 1e-4,
+                    "neuron {i} weight {j}: {got} vs ridge {wv}"
+                );
+            }
+            for j in lengths[i]..k {
+                assert_eq!(w[i * k + j], 0.7, "padding slot {i},{j} moved");
+            }
+        }
+    }
+
+    #[test]
+    fn dale_constraint_never_flips_a_sign_and_matches_the_tensor_rule() {
+        let device = Device::default();
+        let (n, k) = (4, 6);
+        let w0: Vec<f32> = (0..n * k)
+            .map(|x| if x % 3 == 0 { -0.05 } else { 0.05 })
+            .collect();
+        let mut host = HostRls::new(n, k, 1.0, false)
+            .unwrap()
+            .with_sign_constraint(&w0)
+            .unwrap();
+        let wt0 = Tensor::<1>::from_floats(w0.as_slice(), &device).reshape([n, k]);
+        let mut tensor = RlsConfig::new(n, k)
+            .init(&device)
+            .unwrap()
+            .with_sign_constraint(&wt0)
+            .unwrap();
+        let (mut w, mut wt) = (w0.clone(), wt0);
+        let mut rng = Lcg(4);
+        let mut frozen_at: Vec<Option<f32>> = vec![None; n * k];
+        for _ in 0..200 {
+            // Rates are non-negative; large errors push weights across zero.
+            let q: Vec<f32> = (0..n * k).map(|_| rng.next().abs()).collect();
+            let e: Vec<f32> = (0..n).map(|_| 3.0 * rng.next()).collect();
+            host.update(&mut w, &q, &e).unwrap();
+            let qt = Tensor::<1>::from_floats(q.as_slice(), &device).reshape([n, k]);
+            wt = tensor
+                .update(wt, qt, Tensor::from_floats(e.as_slice(), &device))
+                .unwrap();
+            for (x, (wv, w0v)) in w.iter().zip(&w0).enumerate() {
+                assert!(wv * w0v >= 0.0, "weight {x} flipped: {w0v} -> {wv}");
+                if let Some(v) = frozen_at[x] {
+                    assert_eq!(*wv, v, "frozen weight {x} moved");
+                } else if host.frozen[x] {
+                    frozen_at[x] = Some(*wv);
+                }
+            }
+        }
+        assert!(host.frozen_count() > 0, "the test never hit the constraint");
+        let got = wt.to_data().try_to_vec::<f32>().unwrap();
+        for (a, b) in w.iter().zip(&got) {
+            assert!((a - b).abs() < 1e-3, "host {a} vs tensor {b}");
+        }
+        let mask = tensor
+            .plastic_mask()
+            .unwrap()
+            .to_data()
+            .try_to_vec::<f32>()
+            .unwrap();
+        let frozen_tensor = mask.iter().filter(|m| **m == 0.0).count();
+        assert_eq!(frozen_tensor, host.frozen_count());
     }
 
     #[test]

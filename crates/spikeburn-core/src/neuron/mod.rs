@@ -8,9 +8,11 @@
 
 mod alif;
 mod lif;
+mod theta;
 
 pub use alif::{Alif, AlifConfig, AlifState, alif_step};
 pub use lif::{Lif, LifConfig, LifState, lif_step};
+pub use theta::{Theta, ThetaConfig, ThetaState, theta_advance, theta_step, theta_velocity};
 
 use burn::module::{Module, ModuleDisplay};
 use burn::prelude::*;
