@@ -7,9 +7,23 @@
 //!   weights (Kim & Chow 2018), batched over neurons, with the exact
 //!   shared-`P` fast path when every neuron sees the same presynaptic set;
 //!   [`HostRls`] is the same rule in host memory, the fast path on CPUs.
+//!   Both support per-neuron presynaptic sets of any size, plastic masks and
+//!   Dale's law.
+//! - [`presynaptic`]: each neuron's plastic presynaptic set.
+//! - [`network`]: the recurrent spiking network of Kim & Chow 2018 (theta or
+//!   LIF neurons, exponential synapses, synaptic drive `u = W r`).
+//! - [`trial`]: their stimulus protocol; one trial with or without RLS, for
+//!   the synaptic drive or the rate (φ₂) variant; correlations.
 
+pub mod network;
+pub mod presynaptic;
 pub mod rls;
 pub mod rls_host;
+pub mod trial;
+
+pub use network::{DriveNetwork, DriveNetworkConfig, DriveNeuron, gaussian_weights};
+pub use presynaptic::PresynapticSets;
+pub use trial::{Learner, Protocol, TrainedSignal, TrialRecord, pearson_per_neuron, run_trial};
 
 pub use rls::{Rls, RlsConfig, RlsError};
 pub use rls_host::HostRls;
