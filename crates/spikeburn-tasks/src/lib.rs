@@ -1,10 +1,12 @@
 //! # spikeburn-tasks
 //!
-//! Task generators for spiking-network experiments. Tasks produce plain
+//! Task generators for spiking-network experiments (store-recall, MNIST
+//! loading and encoding, target trajectories for drive training). Tasks produce plain
 //! host arrays (time-major `[T, batch, channels]`, row-major `Vec<f32>`), so
 //! this crate depends on no backend: experiments turn them into tensors on
 //! whatever device they train on.
 
+pub mod drive_targets;
 pub mod mnist;
 pub mod store_recall;
 
