@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use serde::Serialize;
 use spikeburn_core::layer::is_host_device;
-use spikeburn_plasticity::{HostRls, Rls, RlsConfig};
+use spikeburn_plasticity::{HostRls, PresynapticSets, Rls, RlsConfig};
 use std::time::Instant;
 
 use crate::splitmix::{uniform, uniform_weights};
@@ -23,6 +23,9 @@ pub struct W2Options {
     pub n: usize,
     /// One `P` for all neurons (valid for all-to-all connectivity).
     pub shared_p: bool,
+    /// Connection probability: 1 = all-to-all with autapses (`K = N`);
+    /// below 1, `K = round(p (N − 1))` presynaptic partners per neuron.
+    pub p: f64,
     /// SplitMix64 seed.
     pub seed: u64,
     /// Training epochs (200 ms each).
@@ -34,6 +37,7 @@ impl Default for W2Options {
         Self {
             n: 500,
             shared_p: true,
+            p: 1.0,
             seed: 1234,
             train_epochs: 5,
         }
@@ -49,6 +53,10 @@ pub struct W2Result {
     pub n: usize,
     /// Shared or per-neuron `P`.
     pub shared_p: bool,
+    /// Connection probability.
+    pub p: f64,
+    /// Plastic inputs per neuron.
+    pub k: usize,
     /// Training wall time per simulated second (simulation + RLS).
     pub sec_per_sim_sec: f64,
     /// Mean wall time of one RLS update (all neurons).
@@ -74,7 +82,15 @@ pub struct W2Result {
 /// Runs W2 on `device` (a non-autodiff device).
 pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
     let (n, seed) = (opts.n, opts.seed);
-    let k = n; // p = 1: every neuron sees all N, autapse included
+    if !(opts.p > 0.0 && opts.p <= 1.0) {
+        return Err(format!("--p {} is invalid: expected 0 < p <= 1", opts.p));
+    }
+    let sets = presynaptic_sets(n, opts.p, seed)?;
+    if sets.is_some() && opts.shared_p {
+        return Err("--shared-p needs all-to-all connectivity (p = 1): with p < 1 every neuron has its own set".into());
+    }
+    // p = 1: every neuron sees all N, autapse included.
+    let k = sets.as_ref().map_or(n, |s| s.width);
     let (dt, tau_m, v_th, period, amp) = (1.0f64, 10.0f64, 1.0f32, 200usize, 0.5f64);
     let d_s = (-dt / 50.0f64).exp() as f32;
     let leak = (dt / tau_m) as f32;
@@ -115,7 +131,7 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
         let start = Instant::now();
         let training = step >= settle && step < settle + train;
         let measured = step >= settle;
-        let u = learner.drive(&r, device)?;
+        let u = learner.drive(&r, sets.as_ref(), device)?;
         if measured {
             let t = step as f64 * dt;
             let f: Vec<f32> = phase
@@ -133,7 +149,7 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
             if training && (step - settle) % 2 == 0 {
                 let t0 = Instant::now();
                 let e: Vec<f32> = u.iter().zip(&f).map(|(a, b)| a - b).collect();
-                learner.learn(&r, &e, opts.shared_p, device)?;
+                learner.learn(&r, &e, sets.as_ref(), opts.shared_p, device)?;
                 t_rls += t0.elapsed().as_secs_f64();
                 updates += 1;
             }
@@ -166,6 +182,8 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
         workload: "w2".into(),
         n,
         shared_p: opts.shared_p,
+        p: opts.p,
+        k,
         sec_per_sim_sec: t_train / (train as f64 * dt / 1000.0),
         sec_per_rls_update: t_rls / updates.max(1) as f64,
         sec_per_sim_sec_no_rls: t_other / ((settle + test) as f64 * dt / 1000.0),
@@ -179,6 +197,43 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
     })
 }
 
+/// `[N][K]` regressors `r[J_i]` (`None` for all-to-all: every row is `r`).
+fn regressors(r: &[f32], sets: Option<&PresynapticSets>) -> Option<Vec<f32>> {
+    sets.map(|s| {
+        let mut q = vec![0f32; s.neurons * s.width];
+        s.gather(r, &mut q);
+        q
+    })
+}
+
+/// The spec's presynaptic sets for `p < 1` (SplitMix64 stream 15): `J_i` =
+/// the `K = round(p (N − 1))` indices `j ≠ i` with the smallest keys
+/// `U(i N + j)`, ascending. `None` for `p = 1`.
+pub fn presynaptic_sets(n: usize, p: f64, seed: u64) -> Result<Option<PresynapticSets>, String> {
+    if p >= 1.0 {
+        return Ok(None);
+    }
+    let k = (p * (n as f64 - 1.0)).round() as usize;
+    if k == 0 {
+        return Err(format!(
+            "--p {p} with N = {n} leaves no presynaptic partner"
+        ));
+    }
+    let lists = (0..n)
+        .map(|i| {
+            let mut keyed: Vec<(f64, u32)> = (0..n)
+                .filter(|j| *j != i)
+                .map(|j| (uniform(seed, 15, (i * n + j) as u64), j as u32))
+                .collect();
+            keyed.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0));
+            keyed[..k].iter().map(|(_, j)| *j).collect()
+        })
+        .collect();
+    PresynapticSets::from_lists(n, lists)
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
 /// Weights and RLS state, in host memory or on the device.
 enum Learner {
     Host { w: Vec<f32>, rls: HostRls },
@@ -186,19 +241,39 @@ enum Learner {
 }
 
 impl Learner {
-    /// `u = W r`.
-    fn drive(&self, r: &[f32], device: &Device) -> Result<Vec<f32>, String> {
+    /// `u_i = Σ_k w[i][k] r[J_i(k)]` (`J_i` = all neurons when `sets` is `None`).
+    fn drive(
+        &self,
+        r: &[f32],
+        sets: Option<&PresynapticSets>,
+        device: &Device,
+    ) -> Result<Vec<f32>, String> {
+        let q = regressors(r, sets);
         match self {
-            Self::Host { w, .. } => Ok(w
-                .chunks_exact(r.len())
-                .map(|row| spikeburn_plasticity::rls_host::dot(row, r) as f32)
-                .collect()),
+            Self::Host { w, .. } => {
+                let k = w.len() / r.len();
+                let dots = |q: &[f32]| -> Vec<f32> {
+                    w.chunks_exact(k)
+                        .zip(q.chunks_exact(k).cycle())
+                        .map(|(row, qi)| spikeburn_plasticity::rls_host::dot(row, qi) as f32)
+                        .collect()
+                };
+                Ok(dots(q.as_deref().unwrap_or(r)))
+            }
             Self::Device { w, .. } => {
-                let k = r.len();
-                let r_t = Tensor::<2>::from_data(TensorData::new(r.to_vec(), [k, 1]), device);
-                w.clone()
-                    .matmul(r_t)
-                    .into_data()
+                let [n, k] = w.dims();
+                let u = match q {
+                    None => {
+                        let r_t =
+                            Tensor::<2>::from_data(TensorData::new(r.to_vec(), [k, 1]), device);
+                        w.clone().matmul(r_t)
+                    }
+                    Some(q) => {
+                        let q_t = Tensor::<2>::from_data(TensorData::new(q, [n, k]), device);
+                        (w.clone() * q_t).sum_dim(1)
+                    }
+                };
+                u.into_data()
                     .convert::<f32>()
                     .try_to_vec::<f32>()
                     .map_err(|e| format!("{e:?}"))
@@ -206,17 +281,24 @@ impl Learner {
         }
     }
 
-    /// One RLS update with regressor `r` (every neuron's) and errors `e`.
-    fn learn(&mut self, r: &[f32], e: &[f32], shared: bool, device: &Device) -> Result<(), String> {
-        let (n, k) = (e.len(), r.len());
+    /// One RLS update with regressors `r[J_i]` and errors `e`.
+    fn learn(
+        &mut self,
+        r: &[f32],
+        e: &[f32],
+        sets: Option<&PresynapticSets>,
+        shared: bool,
+        device: &Device,
+    ) -> Result<(), String> {
+        let n = e.len();
+        let q =
+            regressors(r, sets).unwrap_or_else(|| if shared { r.to_vec() } else { r.repeat(n) });
         match self {
-            Self::Host { w, rls } => {
-                let q = if shared { r.to_vec() } else { r.repeat(n) };
-                rls.update(w, &q, e).map_err(|e| e.to_string())
-            }
+            Self::Host { w, rls } => rls.update(w, &q, e).map_err(|e| e.to_string()),
             Self::Device { w, rls } => {
-                let q = Tensor::<2>::from_data(TensorData::new(r.to_vec(), [1, k]), device);
-                let q = if shared { q } else { q.repeat_dim(0, n) };
+                let k = w.dims()[1];
+                let rows = if shared { 1 } else { n };
+                let q = Tensor::<2>::from_data(TensorData::new(q, [rows, k]), device);
                 let e = Tensor::<1>::from_data(TensorData::new(e.to_vec(), [n]), device);
                 *w = rls.update(w.clone(), q, e).map_err(|e| e.to_string())?;
                 Ok(())

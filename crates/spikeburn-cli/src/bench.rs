@@ -23,6 +23,8 @@ pub struct BenchOptions {
     pub per_step: bool,
     /// W2: one shared P (all-to-all connectivity).
     pub shared_p: bool,
+    /// W2: connection probability (1 = all-to-all).
+    pub p: f64,
 }
 
 /// Workloads `bench` knows.
@@ -124,6 +126,7 @@ fn sgemm(device: &burn::prelude::Device, backend: &str) -> String {
 fn w2(o: &BenchOptions, device: &burn::prelude::Device, backend: &str) -> Result<String, String> {
     let mut opts = spikeburn_bench::w2::W2Options {
         shared_p: o.shared_p,
+        p: o.p,
         seed: o.seed,
         ..Default::default()
     };
@@ -135,7 +138,13 @@ fn w2(o: &BenchOptions, device: &burn::prelude::Device, backend: &str) -> Result
     let mut line = serde_json::to_value(&result).map_err(|e| e.to_string())?;
     if let Value::Object(map) = &mut line {
         map.insert("backend".into(), json!(backend));
-        map.insert("threads".into(), json!(1));
+        // Per-neuron P splits the neurons over every core; shared P is one thread.
+        let threads = if opts.shared_p {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        };
+        map.insert("threads".into(), json!(threads));
         map.insert("peak_rss_mb".into(), json!(spikeburn_bench::peak_rss_mb()));
         map.insert("git_rev".into(), json!(git_rev()));
     }

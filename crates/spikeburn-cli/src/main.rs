@@ -5,7 +5,7 @@
 //! spikeburn run <experiment> [--quick] [--config FILE.json] [--out DIR]
 //!               [--backend flex|ndarray|wgpu] [--seed N] [--resume]
 //! spikeburn bench w1-lif|w1-alif [--n N] [--t T] [--batch B] [--iters K] [--warmup K] [--per-step]
-//! spikeburn bench w2 [--n N] [--shared-p]
+//! spikeburn bench w2 [--n N] [--shared-p] [--p P]
 //! ```
 //!
 //! `run` shows a progress bar on stderr, writes its config, metrics, plots and
@@ -97,6 +97,9 @@ enum Command {
         /// W2: one P shared by all neurons (exact for all-to-all connectivity).
         #[arg(long)]
         shared_p: bool,
+        /// W2: connection probability p (default 1: all-to-all).
+        #[arg(long, default_value_t = 1.0)]
+        p: f64,
     },
 }
 
@@ -159,6 +162,7 @@ fn run(cli: Cli) -> Result<(), String> {
             backend,
             per_step,
             shared_p,
+            p,
         } => {
             let (device, backend) = backend::select(backend.as_deref())?;
             let opts = bench::BenchOptions {
@@ -171,6 +175,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 seed,
                 per_step,
                 shared_p,
+                p,
             };
             println!("{}", bench::run(&opts, &device, &backend)?);
             Ok(())

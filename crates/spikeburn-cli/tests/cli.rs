@@ -260,3 +260,142 @@ fn smnist_runs_on_a_tiny_idx_dataset_with_deep_r() {
     assert!(m["sec_per_iter"].as_f64().unwrap() > 0.0);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Runs `spikeburn run <name> --quick` (seed 1) and returns the final line's metrics.
+fn quick_metrics(name: &str) -> (serde_json::Value, std::path::PathBuf) {
+    let dir = temp_dir(name);
+    let out = spikeburn()
+        .args(["run", name, "--quick", "--seed", "1", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(json["experiment"], name);
+    (json["metrics"].clone(), dir)
+}
+
+fn metric(m: &serde_json::Value, key: &str) -> f64 {
+    m[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("metric {key} missing in {m}"))
+}
+
+/// Kim & Chow Fig 1 (quick): RLS makes the synaptic drive follow the sines
+/// on fresh initial conditions, far above the untrained network; the rate
+/// variant learns too.
+#[test]
+fn rls_sines_quick_learns_drive_and_rate_targets() {
+    let (m, dir) = quick_metrics("rls-sines");
+    let (c, c0) = (
+        metric(&m, "mean_correlation"),
+        metric(&m, "mean_correlation_untrained"),
+    );
+    assert!(
+        c > 0.8 && c0 < 0.3,
+        "drive: correlation {c} (untrained {c0})"
+    );
+    let (r, r0) = (
+        metric(&m, "rate_variant_mean_correlation"),
+        metric(&m, "rate_variant_mean_correlation_untrained"),
+    );
+    assert!(
+        r > 0.5 && r > r0 + 0.4,
+        "rate variant: {r} (untrained {r0})"
+    );
+    assert!(metric(&m, "rate_hz") > 1.0);
+    for file in [
+        "neuron0.svg",
+        "learning_curve.svg",
+        "raster.svg",
+        "config.json",
+    ] {
+        assert!(dir.join(file).exists(), "{file} missing");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Fig 3 targets (quick): each family is learned well above the untrained
+/// network's chance-level correlation.
+#[test]
+fn rls_fig3_targets_quick_are_learned() {
+    for name in ["rls-periodic", "rls-chaotic", "rls-ou"] {
+        let (m, dir) = quick_metrics(name);
+        let (c, c0) = (
+            metric(&m, "mean_correlation"),
+            metric(&m, "mean_correlation_untrained"),
+        );
+        assert!(
+            c > 0.6 && c > c0 + 0.5,
+            "{name}: correlation {c} (untrained {c0})"
+        );
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+/// Fig 4 (quick): the innate chaotic trajectory is not repeatable before
+/// training and becomes so after RLS under Dale's law.
+#[test]
+fn rls_dale_chaos_quick_stabilises_the_innate_trajectory() {
+    let (m, dir) = quick_metrics("rls-dale-chaos");
+    let (c, c0) = (
+        metric(&m, "mean_correlation"),
+        metric(&m, "mean_correlation_untrained"),
+    );
+    assert!(c > c0 + 0.3, "correlation {c} (untrained {c0})");
+    assert!(metric(&m, "frozen_by_dale") >= 0.0);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Removing neurons degrades the survivors' correlation, more for more.
+#[test]
+fn rls_neuron_loss_quick_degrades_with_the_lesion_size() {
+    let (m, dir) = quick_metrics("rls-neuron-loss");
+    let intact = metric(&m, "mean_correlation");
+    let (c5, c40) = (
+        metric(&m, "mean_correlation_loss_5pct"),
+        metric(&m, "mean_correlation_loss_40pct"),
+    );
+    assert!(intact > 0.6, "intact correlation {intact}");
+    assert!(
+        c40 < c5 && c40 < intact,
+        "5 %: {c5}, 40 %: {c40}, intact {intact}"
+    );
+    assert!(dir.join("neuron_loss.svg").exists());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// The reduced Fig 6–7 sweep: the fastest synapse (τ_s = 5 ms, sampling
+/// error) learns far worse than the best one, and the largest network
+/// follows targets of every length better than the smallest.
+#[test]
+fn rls_capacity_quick_shows_sampling_error_and_growth_with_n() {
+    let (m, dir) = quick_metrics("rls-capacity");
+    let sweep = m["tau_syn_sweep"].as_array().unwrap();
+    assert_eq!(sweep.len(), 3);
+    let corr: Vec<f64> = sweep
+        .iter()
+        .map(|r| metric(r, "mean_correlation"))
+        .collect();
+    let best = corr.iter().cloned().fold(f64::MIN, f64::max);
+    assert!(corr[0] < best - 0.2, "τ_s sweep {corr:?}");
+    let rows = m["capacity"].as_array().unwrap();
+    let mean_for = |n: u64| {
+        let c: Vec<f64> = rows
+            .iter()
+            .filter(|r| r["neurons"] == n && r.get("mean_correlation").is_some())
+            .map(|r| metric(r, "mean_correlation"))
+            .collect();
+        c.iter().sum::<f64>() / c.len() as f64
+    };
+    assert!(mean_for(200) > mean_for(50) + 0.1, "{rows:?}");
+    for file in ["tau_syn_sweep.svg", "capacity.svg", "capacity.json"] {
+        assert!(dir.join(file).exists(), "{file} missing");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -110,7 +110,7 @@ impl DriveNetwork {
         }
         let tau_mem = config.neuron.tau_mem();
         for (name, tau) in [("tau_mem", tau_mem), ("tau_syn", config.tau_syn)] {
-            if !(tau.is_finite() && tau > 0.0) || !(config.dt > 0.0 && config.dt < tau) {
+            if !(tau.is_finite() && tau > 0.0 && config.dt > 0.0 && config.dt < tau) {
                 return Err(RlsError::Config(format!(
                     "`{name}` = {tau} ms with dt = {} ms: expected 0 < dt < {name}",
                     config.dt

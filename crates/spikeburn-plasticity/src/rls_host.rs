@@ -326,6 +326,7 @@ mod tests {
     }
 
     /// Ridge solution `(λI + Σ q qᵀ)⁻¹ Σ q f` by Gauss-Jordan (f64, small).
+    #[allow(clippy::needless_range_loop)] // index form mirrors the textbook algorithm
     fn ridge(qs: &[Vec<f64>], fs: &[f64], lambda: f64) -> Vec<f64> {
         let l = qs[0].len();
         let mut a = vec![vec![0.0; l + 1]; l];

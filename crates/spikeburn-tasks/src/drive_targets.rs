@@ -127,7 +127,7 @@ impl TargetFamily {
         dt_ms: f64,
         rng: &mut impl Rng,
     ) -> Result<DriveTargets, String> {
-        if neurons == 0 || steps == 0 || !(dt_ms > 0.0) {
+        if neurons == 0 || steps == 0 || dt_ms.is_nan() || dt_ms <= 0.0 {
             return Err(format!(
                 "targets need neurons >= 1, steps >= 1 and dt > 0, got {neurons}, {steps}, {dt_ms}"
             ));
@@ -176,7 +176,7 @@ impl TargetFamily {
                 tau_ms,
                 warmup_ms,
             } => {
-                if !(*p > 0.0 && *p <= 1.0) || !(*tau_ms > dt_ms) {
+                if !(*p > 0.0 && *p <= 1.0 && *tau_ms > dt_ms) {
                     return Err(format!(
                         "chaotic rate targets need 0 < p <= 1 and tau > dt, got p = {p}, tau = {tau_ms} ms"
                     ));
@@ -219,7 +219,7 @@ impl TargetFamily {
                 }
             }
             Self::OrnsteinUhlenbeck { tau_c_ms, s } => {
-                if !(*tau_c_ms > 0.0) {
+                if tau_c_ms.is_nan() || *tau_c_ms <= 0.0 {
                     return Err(format!("OU targets need tau_c > 0, got {tau_c_ms} ms"));
                 }
                 // In the 10 ms unit of the reference code: x' = −x/τ_c + s ξ.

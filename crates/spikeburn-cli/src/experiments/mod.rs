@@ -2,6 +2,8 @@
 
 mod classification;
 mod demo;
+mod rls;
+mod rls_figures;
 mod smnist;
 mod store_recall;
 
@@ -54,6 +56,41 @@ pub fn all() -> Vec<Experiment> {
             name: "smnist",
             about: "sequential MNIST (Bellec et al. 2018): 120 LIF + 100 ALIF, BPTT + DEEP R at 12 % connectivity",
             run: smnist::run,
+        },
+        Experiment {
+            name: "rls-sines",
+            about: "Kim & Chow 2018 Fig 1-2: RLS makes 200 theta neurons' synaptic drives (and rates) follow sines",
+            run: rls_figures::sines,
+        },
+        Experiment {
+            name: "rls-periodic",
+            about: "Kim & Chow 2018 Fig 3: 500 theta neurons learn products of sines",
+            run: rls_figures::periodic,
+        },
+        Experiment {
+            name: "rls-chaotic",
+            about: "Kim & Chow 2018 Fig 3: 500 theta neurons learn a chaotic rate network's trajectories",
+            run: rls_figures::chaotic,
+        },
+        Experiment {
+            name: "rls-ou",
+            about: "Kim & Chow 2018 Fig 3: 500 theta neurons learn Ornstein-Uhlenbeck targets",
+            run: rls_figures::ou,
+        },
+        Experiment {
+            name: "rls-dale-chaos",
+            about: "Kim & Chow 2018 Fig 4: an E/I network's chaotic trajectory made repeatable under Dale's law",
+            run: rls_figures::dale_chaos,
+        },
+        Experiment {
+            name: "rls-neuron-loss",
+            about: "Kim & Chow 2018: a trained network after removing 5 %, 10 %, 40 % of its neurons",
+            run: rls_figures::neuron_loss,
+        },
+        Experiment {
+            name: "rls-capacity",
+            about: "Kim & Chow 2018 Fig 6-7 (reduced): correlation vs tau_s, longest learnable target vs N",
+            run: rls_figures::capacity,
         },
     ]
 }

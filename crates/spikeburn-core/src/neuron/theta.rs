@@ -178,7 +178,7 @@ mod tests {
                 spikes += usize::from(fired);
             }
             let rate_hz = spikes as f64 / 2.0;
-            let expected = (input as f64).sqrt() / (PI * 10e-3);
+            let expected = input.sqrt() / (PI * 10e-3);
             assert!(
                 (rate_hz - expected).abs() <= 1.0,
                 "I = {input}: {rate_hz} Hz, QIF formula {expected} Hz"
