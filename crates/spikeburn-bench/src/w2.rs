@@ -104,6 +104,7 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
         .map(|i| uniform(seed, 14, i) as f32 * v_th)
         .collect();
     let mut r = vec![0f32; n];
+    let mut spiked: Vec<usize> = Vec::with_capacity(n);
     let w0 = uniform_weights(seed, 11, n * k, 1.0 / (k as f64).sqrt());
     let mut learner = if is_host_device(device) {
         Learner::Host {
@@ -122,6 +123,11 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
             ),
         }
     };
+    // Host, all-to-all: keep u = W r up to date incrementally, O(N × spikes)
+    // per step instead of O(N K) (spikes are sparse; the weights change by
+    // rank-1 steps whose effect on u is known).
+    let mut drive: Option<Vec<f64>> =
+        (sets.is_none() && matches!(learner, Learner::Host { .. })).then(|| vec![0f64; n]);
     let (settle, train, test) = (period, opts.train_epochs * period, period);
     let total = settle + train + test;
     let mut mse_epochs = vec![];
@@ -131,7 +137,18 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
         let start = Instant::now();
         let training = step >= settle && step < settle + train;
         let measured = step >= settle;
-        let u = learner.drive(&r, sets.as_ref(), device)?;
+        if let (Some(acc), Learner::Host { w, .. }) = (&mut drive, &learner)
+            && step % 100 == 0
+        {
+            // Re-synchronise with an exact W r now and then (bounds rounding drift).
+            for (a, row) in acc.iter_mut().zip(w.chunks_exact(k)) {
+                *a = spikeburn_plasticity::rls_host::dot(row, &r);
+            }
+        }
+        let u = match &drive {
+            Some(acc) => acc.iter().map(|x| *x as f32).collect(),
+            None => learner.drive(&r, sets.as_ref(), device)?,
+        };
         if measured {
             let t = step as f64 * dt;
             let f: Vec<f32> = phase
@@ -150,6 +167,22 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
                 let t0 = Instant::now();
                 let e: Vec<f32> = u.iter().zip(&f).map(|(a, b)| a - b).collect();
                 learner.learn(&r, &e, sets.as_ref(), opts.shared_p, device)?;
+                if let (Some(acc), Learner::Host { w, rls }) = (&mut drive, &learner) {
+                    match rls.last_gain() {
+                        // Shared P: W changed by −c e kᵀ, so u changes by −c e (k·r).
+                        Some((c, kv)) => {
+                            let kr = spikeburn_plasticity::rls_host::dot(kv, &r);
+                            for (a, ei) in acc.iter_mut().zip(&e) {
+                                *a -= (c * ei) as f64 * kr;
+                            }
+                        }
+                        None => {
+                            for (a, row) in acc.iter_mut().zip(w.chunks_exact(k)) {
+                                *a = spikeburn_plasticity::rls_host::dot(row, &r);
+                            }
+                        }
+                    }
+                }
                 t_rls += t0.elapsed().as_secs_f64();
                 updates += 1;
             }
@@ -158,6 +191,7 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
                 epoch_sum = 0.0;
             }
         }
+        spiked.clear();
         for i in 0..n {
             v[i] += leak * (bias[i] + u[i] - v[i]);
             let z = v[i] > v_th;
@@ -168,6 +202,15 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
                 }
             }
             r[i] = d_s * r[i] + z as u8 as f32;
+            if z {
+                spiked.push(i);
+            }
+        }
+        if let (Some(acc), Learner::Host { w, .. }) = (&mut drive, &learner) {
+            // r ← d_s r + z, so W r ← d_s W r + Σ_{j spiked} W[:, j].
+            for (a, row) in acc.iter_mut().zip(w.chunks_exact(k)) {
+                *a = d_s as f64 * *a + spiked.iter().map(|j| row[*j] as f64).sum::<f64>();
+            }
         }
         let secs = start.elapsed().as_secs_f64();
         if training {

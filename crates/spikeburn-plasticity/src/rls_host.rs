@@ -28,6 +28,9 @@ pub struct HostRls {
     signs: Vec<i8>,
     /// `[N][K]`: weights removed from training by the sign constraint.
     frozen: Vec<bool>,
+    /// Shared mode: `k = P q` and `c` of the last update.
+    gain: Vec<f32>,
+    gain_c: f32,
 }
 
 impl HostRls {
@@ -60,6 +63,8 @@ impl HostRls {
             lengths: vec![inputs; neurons],
             signs: vec![],
             frozen: vec![],
+            gain: vec![],
+            gain_c: 0.0,
         })
     }
 
@@ -151,14 +156,11 @@ impl HostRls {
         }
         self.updates += 1;
         if self.shared {
-            let mut kv = vec![0f32; k];
-            let c = update_one(&mut self.p, k, q, &mut kv);
-            for (w_i, e) in weights.chunks_exact_mut(k).zip(error) {
-                let ce = c * e;
-                for (w, kj) in w_i.iter_mut().zip(&kv) {
-                    *w -= ce * kj;
-                }
-            }
+            let mut kv = std::mem::take(&mut self.gain);
+            kv.resize(k, 0.0);
+            let c = self.update_shared(weights, q, error, &mut kv);
+            self.gain = kv;
+            self.gain_c = c;
         } else {
             let per = n.div_ceil(self.threads.max(1));
             let constrained = !self.signs.is_empty();
@@ -225,6 +227,83 @@ impl HostRls {
     /// Number of updates done.
     pub fn updates(&self) -> u64 {
         self.updates
+    }
+
+    /// Shared mode: `(c, k)` of the last update, so a caller that keeps
+    /// `u = W r` up to date can apply the weight change `−c e kᵀ` to it in
+    /// `O(N + K)`: `u_i ← u_i − c e_i (k · r)`.
+    pub fn last_gain(&self) -> Option<(f32, &[f32])> {
+        (self.shared && !self.gain.is_empty()).then_some((self.gain_c, &self.gain[..]))
+    }
+
+    /// The shared-`P` update, rows split over threads when `K` is large
+    /// enough to pay for them: `k = P q`, then `P ← P − c k kᵀ` and
+    /// `W ← W − c e kᵀ`.
+    fn update_shared(
+        &mut self,
+        weights: &mut [f32],
+        q: &[f32],
+        error: &[f32],
+        kv: &mut [f32],
+    ) -> f32 {
+        let k = self.inputs;
+        // Below ~256 inputs a thread start costs more than its share.
+        let threads = self.threads.min(k / 128).max(1);
+        if threads == 1 {
+            let c = update_one(&mut self.p, k, q, kv);
+            subtract_outer(weights, k, error, c, kv);
+            return c;
+        }
+        let rows = k.div_ceil(threads);
+        std::thread::scope(|s| {
+            let mut parts = self.p.chunks(rows * k).zip(kv.chunks_mut(rows));
+            let mine = parts.next();
+            for (p_rows, out) in parts {
+                s.spawn(move || gemv_rows(p_rows, k, q, out));
+            }
+            if let Some((p_rows, out)) = mine {
+                gemv_rows(p_rows, k, q, out);
+            }
+        });
+        let c = (1.0 / (1.0 + dot(q, kv))) as f32;
+        let kv = &*kv;
+        let w_rows = error.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let mut parts = self
+                .p
+                .chunks_mut(rows * k)
+                .zip(kv.chunks(rows))
+                .zip(weights.chunks_mut(w_rows * k).zip(error.chunks(w_rows)));
+            let mine = parts.next();
+            for ((p_rows, k_part), (w, e)) in parts {
+                s.spawn(move || {
+                    subtract_outer(p_rows, k, k_part, c, kv);
+                    subtract_outer(w, k, e, c, kv);
+                });
+            }
+            if let Some(((p_rows, k_part), (w, e))) = mine {
+                subtract_outer(p_rows, k, k_part, c, kv);
+                subtract_outer(w, k, e, c, kv);
+            }
+        });
+        c
+    }
+}
+
+/// `out[i] = rows[i] · q` for the rows of a row-major matrix with `k` columns.
+fn gemv_rows(rows: &[f32], k: usize, q: &[f32], out: &mut [f32]) {
+    for (row, o) in rows.chunks_exact(k).zip(out) {
+        *o = dot(row, q) as f32;
+    }
+}
+
+/// `M ← M − c a kᵀ` for the rows of `m` (`a` one scalar per row).
+fn subtract_outer(m: &mut [f32], k: usize, a: &[f32], c: f32, kv: &[f32]) {
+    for (row, ai) in m.chunks_exact_mut(k).zip(a) {
+        let ca = c * ai;
+        for (v, kj) in row.iter_mut().zip(kv) {
+            *v -= ca * kj;
+        }
     }
 }
 
@@ -459,6 +538,27 @@ mod tests {
             .unwrap();
         let frozen_tensor = mask.iter().filter(|m| **m == 0.0).count();
         assert_eq!(frozen_tensor, host.frozen_count());
+    }
+
+    #[test]
+    fn large_shared_update_split_over_threads_matches_per_neuron_p() {
+        let (n, k) = (3, 300); // K ≥ 256: the shared update runs on 2+ threads
+        let mut shared = HostRls::new(n, k, 1.0, true).unwrap();
+        let mut per = HostRls::new(n, k, 1.0, false).unwrap();
+        let (mut ws, mut wp) = (vec![0f32; n * k], vec![0f32; n * k]);
+        let mut rng = Lcg(8);
+        for _ in 0..10 {
+            let q: Vec<f32> = (0..k).map(|_| rng.next().abs()).collect();
+            let e: Vec<f32> = (0..n).map(|_| rng.next()).collect();
+            shared.update(&mut ws, &q, &e).unwrap();
+            per.update(&mut wp, &q.repeat(n), &e).unwrap();
+            let (c, kv) = shared.last_gain().unwrap();
+            assert!(c > 0.0 && c <= 1.0 && kv.len() == k);
+        }
+        for (a, b) in ws.iter().zip(&wp) {
+            assert!((a - b).abs() < 1e-5, "shared {a} vs per-neuron {b}");
+        }
+        assert!(per.last_gain().is_none());
     }
 
     #[test]
