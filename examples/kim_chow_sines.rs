@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let targets = TargetFamily::sines().generate(n, protocol.window_steps, 1.0, &mut rng)?;
     let mut rls = HostRls::new(n, sets.width, 1.0, false)?.with_lengths(sets.len.clone())?;
 
-    let mut test =
+    let test =
         |net: &mut DriveNetwork, rng: &mut StdRng| -> Result<f64, Box<dyn std::error::Error>> {
             net.randomise_state(rng);
             let rec = run_trial(net, &protocol, &stimulus, None, 0)?;
