@@ -23,7 +23,10 @@ pub mod trial;
 
 pub use network::{DriveNetwork, DriveNetworkConfig, DriveNeuron, gaussian_weights};
 pub use presynaptic::PresynapticSets;
-pub use trial::{Learner, Protocol, TrainedSignal, TrialRecord, pearson_per_neuron, run_trial};
+pub use trial::{
+    DeviceRls, DriveOptimizer, Learner, Protocol, TrainedSignal, TrialRecord, pearson_per_neuron,
+    run_trial,
+};
 
 pub use rls::{Rls, RlsConfig, RlsError};
 pub use rls_host::HostRls;

@@ -213,13 +213,44 @@ impl HostRls {
                 }
             });
         }
-        let finite = self.p.iter().step_by(k + 1).all(|v| v.is_finite())
-            && weights.iter().all(|v| v.is_finite());
-        if !finite {
+        self.check(weights)
+    }
+
+    /// Numerical guard: finite weights; every `P` with a finite, positive
+    /// diagonal (a symmetric positive-definite matrix has one); every 50
+    /// updates, symmetric `P`.
+    fn check(&self, weights: &[f32]) -> Result<(), RlsError> {
+        let k = self.inputs;
+        if let Some(i) = weights.iter().position(|v| !v.is_finite()) {
             return Err(RlsError::Numerical(format!(
-                "RLS diverged at update {}: P or the weights became NaN or infinite",
-                self.updates
+                "RLS diverged at update {}: weight {i} is {} (lower the update rate or raise lambda)",
+                self.updates, weights[i]
             )));
+        }
+        for (b, block) in self.p.chunks_exact(k * k).enumerate() {
+            for i in 0..k {
+                let d = block[i * k + i];
+                if !(d.is_finite() && d > 0.0) {
+                    return Err(RlsError::Numerical(format!(
+                        "RLS lost positive definiteness at update {}: P[{b}] has diagonal entry {i} = {d}",
+                        self.updates
+                    )));
+                }
+            }
+            if self.updates.is_multiple_of(50) {
+                let scale = (0..k).map(|i| block[i * k + i]).fold(0f32, f32::max);
+                for i in 0..k {
+                    for j in 0..i {
+                        let asym = (block[i * k + j] - block[j * k + i]).abs();
+                        if asym > 1e-3 * scale {
+                            return Err(RlsError::Numerical(format!(
+                                "RLS lost the symmetry of P[{b}] at update {}: |P[{i},{j}] − P[{j},{i}]| = {asym:e} against max diagonal {scale:e}",
+                                self.updates
+                            )));
+                        }
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -559,6 +590,22 @@ mod tests {
             assert!((a - b).abs() < 1e-5, "shared {a} vs per-neuron {b}");
         }
         assert!(per.last_gain().is_none());
+    }
+
+    #[test]
+    fn a_corrupted_p_is_reported() {
+        let mut r = HostRls::new(2, 3, 1.0, false).unwrap();
+        r.p[3 * 3 + 4] = -1.0; // neuron 1, diagonal entry 1
+        let e = r.update(&mut [0.0; 6], &[0.0; 6], &[0.0; 2]).unwrap_err();
+        assert!(e.to_string().contains("positive definiteness"), "{e}");
+        let mut r = HostRls::new(1, 3, 1.0, true).unwrap();
+        r.p[1] = 0.5; // P[0,1] ≠ P[1,0]
+        let mut w = [0f32; 3];
+        let mut last = Ok(());
+        for _ in 0..50 {
+            last = r.update(&mut w, &[0.0; 3], &[0.0]);
+        }
+        assert!(last.unwrap_err().to_string().contains("symmetry"));
     }
 
     #[test]

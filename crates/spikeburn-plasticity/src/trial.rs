@@ -4,9 +4,98 @@
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
+use burn::prelude::*;
+use burn::tensor::TensorData;
+
 use crate::network::DriveNetwork;
-use crate::rls::RlsError;
+use crate::presynaptic::PresynapticSets;
+use crate::rls::{Rls, RlsConfig, RlsError};
 use crate::rls_host::HostRls;
+
+/// A non-gradient optimizer of a [`DriveNetwork`]'s `[N][K]` weights: one
+/// step from the regressors `q` (`[N][K]`) and a-priori errors (`[N]`).
+pub trait DriveOptimizer {
+    /// Updates `weights` in place.
+    fn update(&mut self, weights: &mut [f32], q: &[f32], error: &[f32]) -> Result<(), RlsError>;
+    /// Weights removed from training by a sign constraint.
+    fn frozen_count(&self) -> usize {
+        0
+    }
+}
+
+impl DriveOptimizer for HostRls {
+    fn update(&mut self, weights: &mut [f32], q: &[f32], error: &[f32]) -> Result<(), RlsError> {
+        HostRls::update(self, weights, q, error)
+    }
+    fn frozen_count(&self) -> usize {
+        HostRls::frozen_count(self)
+    }
+}
+
+/// [`Rls`] on a Burn device (e.g. a GPU) driving a host-simulated network:
+/// `P` stays on the device; the weights and regressors cross once per
+/// update (`O(N K)`, small next to the `O(N K²)` update).
+pub struct DeviceRls {
+    /// The tensor RLS state.
+    pub rls: Rls,
+    device: Device,
+    neurons: usize,
+    width: usize,
+    in_sets: usize,
+}
+
+impl DeviceRls {
+    /// Per-neuron `P` over `sets` (plastic mask = the sets), `P(0) = I/λ`,
+    /// optionally with Dale's law on the signs of `weights`.
+    pub fn new(
+        sets: &PresynapticSets,
+        lambda: f64,
+        weights: Option<&[f32]>,
+        device: &Device,
+    ) -> Result<Self, RlsError> {
+        let (n, k) = (sets.neurons, sets.width);
+        let mask = Tensor::<2>::from_data(TensorData::new(sets.mask(), [n, k]), device);
+        let mut rls = RlsConfig::new(n, k)
+            .with_lambda(lambda)
+            .init(device)?
+            .with_plastic_mask(mask)?;
+        if let Some(w) = weights {
+            let w = Tensor::<2>::from_data(TensorData::new(w.to_vec(), [n, k]), device);
+            rls = rls.with_sign_constraint(&w)?;
+        }
+        Ok(Self {
+            rls,
+            device: device.clone(),
+            neurons: n,
+            width: k,
+            in_sets: sets.len.iter().sum(),
+        })
+    }
+}
+
+impl DriveOptimizer for DeviceRls {
+    fn update(&mut self, weights: &mut [f32], q: &[f32], error: &[f32]) -> Result<(), RlsError> {
+        let (n, k) = (self.neurons, self.width);
+        let upload = |v: &[f32], shape: Vec<usize>| TensorData::new(v.to_vec(), shape);
+        let w = Tensor::<2>::from_data(upload(weights, vec![n, k]), &self.device);
+        let q = Tensor::<2>::from_data(upload(q, vec![n, k]), &self.device);
+        let e = Tensor::<1>::from_data(upload(error, vec![n]), &self.device);
+        let w = self.rls.update(w, q, e)?;
+        let host = w
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .map_err(|e| RlsError::Numerical(format!("cannot read the weights back: {e:?}")))?;
+        weights.copy_from_slice(&host);
+        Ok(())
+    }
+    fn frozen_count(&self) -> usize {
+        // The mask starts as the sets; Dale's law zeroes frozen entries.
+        self.rls.plastic_mask().map_or(0, |m| {
+            self.in_sets - m.clone().sum().into_scalar::<f32>().round() as usize
+        })
+    }
+}
 
 /// One trial: a free run from the current state, a constant stimulus that
 /// sets the network's initial condition, then the window in which the drive
@@ -54,7 +143,7 @@ pub fn smooth_rate(x: f64, c: f64) -> (f64, f64) {
 /// RLS learning during a trial's window.
 pub struct Learner<'a> {
     /// The optimizer (per-neuron `P` over the network's presynaptic sets).
-    pub rls: &'a mut HostRls,
+    pub rls: &'a mut dyn DriveOptimizer,
     /// What is trained.
     pub signal: TrainedSignal,
     /// Targets `[window][N]`.
@@ -223,6 +312,42 @@ mod tests {
     use crate::presynaptic::PresynapticSets;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
+
+    #[test]
+    fn device_rls_matches_host_rls_over_sets_with_dale() {
+        let mut rng = StdRng::seed_from_u64(9);
+        let sets = PresynapticSets::bernoulli(12, 0.4, &mut rng).unwrap();
+        let (n, k) = (sets.neurons, sets.width);
+        let w0: Vec<f32> = sets
+            .mask()
+            .iter()
+            .enumerate()
+            .map(|(x, m)| m * if x % 4 == 0 { -0.05 } else { 0.05 })
+            .collect();
+        let mut host = HostRls::new(n, k, 1.0, false)
+            .unwrap()
+            .with_lengths(sets.len.clone())
+            .unwrap()
+            .with_sign_constraint(&w0)
+            .unwrap();
+        let mut device = DeviceRls::new(&sets, 1.0, Some(&w0), &Device::default()).unwrap();
+        let (mut wh, mut wd) = (w0.clone(), w0.clone());
+        let mut q = vec![0f32; n * k];
+        for _ in 0..40 {
+            let r: Vec<f32> = (0..n).map(|_| rand::Rng::random::<f32>(&mut rng)).collect();
+            sets.gather(&r, &mut q);
+            let e: Vec<f32> = (0..n)
+                .map(|_| rand::Rng::random_range(&mut rng, -2.0..2.0))
+                .collect();
+            DriveOptimizer::update(&mut host, &mut wh, &q, &e).unwrap();
+            device.update(&mut wd, &q, &e).unwrap();
+        }
+        for (a, b) in wh.iter().zip(&wd) {
+            assert!((a - b).abs() < 1e-3, "host {a} vs device {b}");
+        }
+        assert!(DriveOptimizer::frozen_count(&host) > 0);
+        assert_eq!(DriveOptimizer::frozen_count(&host), device.frozen_count());
+    }
 
     #[test]
     fn pearson_and_smooth_rate_match_hand_values() {

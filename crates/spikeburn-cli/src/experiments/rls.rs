@@ -7,9 +7,12 @@
 //! RLS over the window), then measure the evoked response on fresh initial
 //! conditions with learning off, before and after training.
 
+use burn::prelude::Device;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use spikeburn_core::layer::is_host_device;
+use spikeburn_plasticity::trial::{DeviceRls, DriveOptimizer};
 use spikeburn_plasticity::{
     DriveNetwork, DriveNetworkConfig, DriveNeuron, HostRls, Learner, PresynapticSets, Protocol,
     TrainedSignal, TrialRecord, gaussian_weights, pearson_per_neuron, run_trial,
@@ -345,30 +348,40 @@ pub struct Trained {
     pub frozen: usize,
 }
 
-/// Runs `cfg.loops` training trials on `setup.net`.
+/// Runs `cfg.loops` training trials on `setup.net`. The network is simulated
+/// in host memory; RLS runs there too on CPU devices ([`HostRls`]) and on
+/// the device otherwise ([`DeviceRls`]: `P` stays on the GPU).
 pub fn train(
     setup: &mut Setup,
     cfg: &RlsExperiment,
     rng: &mut StdRng,
     name: &str,
+    device: &Device,
 ) -> Result<Trained, String> {
     let net = &mut setup.net;
     let (n, k) = (net.neurons(), net.sets.width);
-    let mut rls = HostRls::new(n, k, cfg.lambda, false)
-        .and_then(|r| r.with_lengths(net.sets.len.clone()))
-        .map_err(|e| e.to_string())?;
-    if cfg.excitatory_inhibitory.is_some() {
-        rls = rls
-            .with_sign_constraint(&net.weights)
+    let dale = cfg.excitatory_inhibitory.is_some();
+    let mut rls: Box<dyn DriveOptimizer> = if is_host_device(device) {
+        let mut host = HostRls::new(n, k, cfg.lambda, false)
+            .and_then(|r| r.with_lengths(net.sets.len.clone()))
             .map_err(|e| e.to_string())?;
-    }
+        if dale {
+            host = host
+                .with_sign_constraint(&net.weights)
+                .map_err(|e| e.to_string())?;
+        }
+        Box::new(host)
+    } else {
+        let signs = dale.then_some(&net.weights[..]);
+        Box::new(DeviceRls::new(&net.sets, cfg.lambda, signs, device).map_err(|e| e.to_string())?)
+    };
     let bar = super::progress_bar(cfg.loops as u64, name);
     let (mut curve, mut test_curve) = (vec![], vec![]);
     let (mut seconds, mut rls_seconds, mut updates) = (0.0, 0.0, 0);
     for l in 0..cfg.loops {
         net.randomise_state(rng);
         let learner = Learner {
-            rls: &mut rls,
+            rls: rls.as_mut(),
             signal: cfg.signal,
             targets: &setup.targets,
         };
@@ -413,11 +426,16 @@ pub struct Outcome {
 }
 
 /// Builds, evaluates untrained, trains, evaluates trained.
-pub fn train_and_test(cfg: &RlsExperiment, seed: u64, name: &str) -> Result<Outcome, String> {
+pub fn train_and_test(
+    cfg: &RlsExperiment,
+    seed: u64,
+    name: &str,
+    device: &Device,
+) -> Result<Outcome, String> {
     let mut setup = setup(cfg, seed)?;
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_0001);
     let untrained = evaluate(&mut setup, cfg, cfg.test_trials, &mut rng)?;
-    let training = train(&mut setup, cfg, &mut rng, name)?;
+    let training = train(&mut setup, cfg, &mut rng, name, device)?;
     let trained = evaluate(&mut setup, cfg, cfg.test_trials, &mut rng)?;
     Ok(Outcome {
         setup,
@@ -560,9 +578,9 @@ pub fn run_single(
 ) -> Result<String, String> {
     let base = if opts.quick { quick } else { full };
     let cfg: RlsExperiment = super::load_config(base, opts.config.as_deref())?;
-    let mut report = Report::new(name, "host (CPU)", opts.seed, opts.quick, &opts.out_dir)?;
+    let mut report = Report::new(name, &opts.backend, opts.seed, opts.quick, &opts.out_dir)?;
     report.write_json("config.json", &cfg)?;
-    let outcome = train_and_test(&cfg, opts.seed, name)?;
+    let outcome = train_and_test(&cfg, opts.seed, name, &opts.device)?;
     report_outcome(&mut report, &cfg, &outcome, "", title)?;
     report.metric("neurons", cfg.neurons);
     report.metric("loops", cfg.loops);

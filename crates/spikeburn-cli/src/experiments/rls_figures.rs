@@ -36,15 +36,15 @@ pub fn sines(opts: &RunOptions) -> Result<String, String> {
         RlsExperiment::fig1()
     };
     let cfg: RlsExperiment = super::load_config(base, opts.config.as_deref())?;
-    let mut report = Report::new(name, "host (CPU)", opts.seed, opts.quick, &opts.out_dir)?;
+    let mut report = Report::new(name, &opts.backend, opts.seed, opts.quick, &opts.out_dir)?;
     report.write_json("config.json", &cfg)?;
-    let drive = train_and_test(&cfg, opts.seed, name)?;
+    let drive = train_and_test(&cfg, opts.seed, name, &opts.device)?;
     report_outcome(&mut report, &cfg, &drive, "", "rls-sines (drive)")?;
     let rate_cfg = RlsExperiment {
         signal: TrainedSignal::Rate { c: 0.1 },
         ..cfg.clone()
     };
-    let rate = train_and_test(&rate_cfg, opts.seed, "rls-sines (rate)")?;
+    let rate = train_and_test(&rate_cfg, opts.seed, "rls-sines (rate)", &opts.device)?;
     report_outcome(
         &mut report,
         &rate_cfg,
@@ -132,9 +132,9 @@ pub fn neuron_loss(opts: &RunOptions) -> Result<String, String> {
         full
     };
     let cfg: RlsExperiment = super::load_config(base, opts.config.as_deref())?;
-    let mut report = Report::new(name, "host (CPU)", opts.seed, opts.quick, &opts.out_dir)?;
+    let mut report = Report::new(name, &opts.backend, opts.seed, opts.quick, &opts.out_dir)?;
     report.write_json("config.json", &cfg)?;
-    let mut o = train_and_test(&cfg, opts.seed, name)?;
+    let mut o = train_and_test(&cfg, opts.seed, name, &opts.device)?;
     report_outcome(&mut report, &cfg, &o, "", name)?;
     let mut rng = StdRng::seed_from_u64(opts.seed ^ 0x1E5);
     let mut order: Vec<usize> = (0..cfg.neurons).collect();
@@ -237,7 +237,7 @@ pub fn capacity(opts: &RunOptions) -> Result<String, String> {
         CapacitySweep::full()
     };
     let sweep: CapacitySweep = super::load_config(base, opts.config.as_deref())?;
-    let mut report = Report::new(name, "host (CPU)", opts.seed, opts.quick, &opts.out_dir)?;
+    let mut report = Report::new(name, &opts.backend, opts.seed, opts.quick, &opts.out_dir)?;
     report.write_json("config.json", &sweep)?;
     let ou = |tau_c: f64| TargetSource::Family {
         family: TargetFamily::ornstein_uhlenbeck(tau_c),
@@ -251,7 +251,12 @@ pub fn capacity(opts: &RunOptions) -> Result<String, String> {
             dt_ms: sweep.base.dt_ms.min(tau_s / 2.0),
             ..sweep.base.clone()
         };
-        let o = train_and_test(&cfg, opts.seed, &format!("{name} τ_s={tau_s}"))?;
+        let o = train_and_test(
+            &cfg,
+            opts.seed,
+            &format!("{name} τ_s={tau_s}"),
+            &opts.device,
+        )?;
         tau_rows.push(json!({
             "tau_syn_ms": tau_s,
             "mean_correlation": round(o.trained.correlation),
@@ -272,7 +277,12 @@ pub fn capacity(opts: &RunOptions) -> Result<String, String> {
                 targets: ou(sweep.capacity_tau_c_ms),
                 ..sweep.base.clone()
             };
-            let o = train_and_test(&cfg, opts.seed, &format!("{name} N={n} T={window}"))?;
+            let o = train_and_test(
+                &cfg,
+                opts.seed,
+                &format!("{name} N={n} T={window}"),
+                &opts.device,
+            )?;
             let c = o.trained.correlation;
             capacity_rows.push(json!({
                 "neurons": n,
