@@ -140,6 +140,9 @@ pub struct DeepR {
     steps: u64,
     target_active: usize,
     seed: u64,
+    /// Adam moments of the dense parameters (biases) trained alongside.
+    #[serde(default)]
+    dense_moments: Vec<(Vec<f32>, Vec<f32>)>,
 }
 
 fn normal(rng: &mut StdRng) -> f64 {
@@ -165,12 +168,53 @@ impl DeepR {
             steps: 0,
             target_active: matrices.iter().map(RewiredMatrix::active).sum(),
             seed,
+            dense_moments: vec![],
         })
     }
 
     /// The connection budget.
     pub fn target_active(&self) -> usize {
         self.target_active
+    }
+
+    /// Plain Adam (same β₁, β₂, ε, step count) on a dense parameter trained
+    /// next to the rewired matrices, e.g. the readout bias, which DEEP R does
+    /// not rewire. `slot` names the parameter (0, 1, …); call after
+    /// [`step`](Self::step) in the same iteration.
+    pub fn step_dense(
+        &mut self,
+        slot: usize,
+        param: &mut [f32],
+        grad: &[f32],
+        lr: f64,
+    ) -> Result<(), String> {
+        if grad.len() != param.len() {
+            return Err(format!(
+                "dense parameter {slot}: {} gradients for {} values",
+                grad.len(),
+                param.len()
+            ));
+        }
+        if self.dense_moments.len() <= slot {
+            self.dense_moments.resize(slot + 1, (vec![], vec![]));
+        }
+        let (m1, m2) = &mut self.dense_moments[slot];
+        if m1.len() != param.len() {
+            *m1 = vec![0.0; param.len()];
+            *m2 = vec![0.0; param.len()];
+        }
+        let c = self.config;
+        let t = self.steps.max(1) as i32;
+        let (bias1, bias2) = (1.0 - c.beta1.powi(t), 1.0 - c.beta2.powi(t));
+        for k in 0..param.len() {
+            let g = grad[k] as f64;
+            let v1 = c.beta1 * m1[k] as f64 + (1.0 - c.beta1) * g;
+            let v2 = c.beta2 * m2[k] as f64 + (1.0 - c.beta2) * g * g;
+            m1[k] = v1 as f32;
+            m2[k] = v2 as f32;
+            param[k] -= (lr * (v1 / bias1) / ((v2 / bias2).sqrt() + c.epsilon)) as f32;
+        }
+        Ok(())
     }
 
     /// One DEEP R step with learning rate `lr`; `grads[i]` is `∂E/∂w` of
@@ -253,6 +297,23 @@ impl DeepR {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dense_parameters_get_plain_adam() {
+        let (mut mats, _) = setup(1);
+        let mut opt = DeepR::new(DeepRConfig::default(), &mats, 1).unwrap();
+        let grads: Vec<Vec<f32>> = mats.iter().map(|m| vec![0.0; m.theta.len()]).collect();
+        opt.step(&mut mats, &grads, 0.01).unwrap();
+        // First Adam step: m̂ = g, v̂ = g², so each value moves by lr·sign(g).
+        let mut bias = vec![0.5f32, -0.2, 0.0];
+        opt.step_dense(0, &mut bias, &[2.0, -0.1, 0.0], 0.01)
+            .unwrap();
+        assert!(
+            (bias[0] - 0.49).abs() < 1e-6 && (bias[1] + 0.19).abs() < 1e-6 && bias[2] == 0.0,
+            "{bias:?}"
+        );
+        assert!(opt.step_dense(0, &mut bias, &[1.0], 0.01).is_err());
+    }
 
     fn setup(seed: u64) -> (Vec<RewiredMatrix>, StdRng) {
         let mut rng = StdRng::seed_from_u64(seed);

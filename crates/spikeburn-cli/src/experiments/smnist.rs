@@ -130,6 +130,9 @@ struct SmnistCheckpoint {
     matrices: Vec<RewiredMatrix>,
     optimizer: DeepR,
     curve: Vec<(f64, f64)>,
+    /// The readout bias (trained by plain Adam; DEEP R rewires only weights).
+    #[serde(default)]
+    readout_bias: Vec<f32>,
 }
 
 #[derive(Module, Debug)]
@@ -150,11 +153,16 @@ fn host(t: Tensor<2>) -> Vec<f32> {
 }
 
 impl SmnistNet {
-    /// Puts the DEEP R weights (input, recurrent, output) into the modules.
-    fn load_weights(&mut self, m: &[RewiredMatrix], device: &Device) {
+    /// Puts the DEEP R weights (input, recurrent, output) and the readout
+    /// bias into the modules.
+    fn load_weights(&mut self, m: &[RewiredMatrix], bias: &[f32], device: &Device) {
         self.recurrent.input_weights = Param::from_tensor(tensor2(&m[0], device));
         self.recurrent.recurrent_weights = Param::from_tensor(tensor2(&m[1], device));
         self.readout.weights = Param::from_tensor(tensor2(&m[2], device));
+        self.readout.bias = Param::from_tensor(Tensor::from_data(
+            TensorData::new(bias.to_vec(), [bias.len()]),
+            device,
+        ));
     }
 
     /// Logits `[batch, 10]` and spikes.
@@ -232,7 +240,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
             .map_err(|e| e.to_string())?,
     };
     let ckpt_path = report.out_dir().join("deep_r_checkpoint.json");
-    let (mut matrices, mut deep_r, start, mut curve) =
+    let (mut matrices, mut deep_r, start, mut curve, mut readout_bias) =
         match (opts.resume, std::fs::read_to_string(&ckpt_path)) {
             (true, Ok(text)) => {
                 let c: SmnistCheckpoint =
@@ -243,7 +251,12 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
                         c.seed
                     ));
                 }
-                (c.matrices, c.optimizer, c.iteration, c.curve)
+                let bias = if c.readout_bias.len() == 10 {
+                    c.readout_bias
+                } else {
+                    vec![0.0; 10]
+                };
+                (c.matrices, c.optimizer, c.iteration, c.curve, bias)
             }
             _ => {
                 let mut rng = StdRng::seed_from_u64(opts.seed);
@@ -253,7 +266,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
                     RewiredMatrix::init(n, 10, cfg.connectivity, None, &mut rng)?,
                 ];
                 let opt = DeepR::new(cfg.deep_r, &m, opts.seed)?;
-                (m, opt, 0, vec![])
+                (m, opt, 0, vec![], vec![0.0; 10])
             }
         };
     let total_params = matrices.iter().map(|m| m.theta.len()).sum::<usize>();
@@ -263,9 +276,9 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
     );
     let mut times = vec![];
     let mut test_curve: Vec<(f64, f64)> = vec![];
-    let evaluate = |model: &SmnistNet, matrices: &[RewiredMatrix]| -> f64 {
+    let evaluate = |model: &SmnistNet, matrices: &[RewiredMatrix], bias: &[f32]| -> f64 {
         let mut eval = model.clone();
-        eval.load_weights(matrices, &device);
+        eval.load_weights(matrices, bias, &device);
         let eval = eval.valid();
         let count = cfg.test_samples.min(test.images.len());
         let (mut hits, mut seen) = (0.0, 0);
@@ -288,7 +301,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
             .map(|_| rng.random_range(0..train.images.len()))
             .collect();
         let labels: Vec<usize> = idx.iter().map(|&i| train.labels[i] as usize).collect();
-        model.load_weights(&matrices, &device);
+        model.load_weights(&matrices, &readout_bias, &device);
         let x = batch_tensor(&train, &idx, cfg.cue_steps, &device);
         let (logits, spikes) = model.forward(x, cfg.readout_steps);
         let acc = accuracy(logits.clone(), &labels);
@@ -313,7 +326,20 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
             grad(&model.recurrent.recurrent_weights)?,
             grad(&model.readout.weights)?,
         ];
+        let bias_grad = model
+            .readout
+            .bias
+            .val()
+            .grad(&grads)
+            .map(|g| {
+                g.into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .unwrap_or_default()
+            })
+            .ok_or("missing gradient of the readout bias")?;
         deep_r.step(&mut matrices, &g, cfg.schedule.at(it))?;
+        deep_r.step_dense(0, &mut readout_bias, &bias_grad, cfg.schedule.at(it))?;
         times.push(t0.elapsed().as_secs_f64());
         curve.push((it as f64, acc));
         progress.set_message(format!(
@@ -322,7 +348,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
         progress.inc(1);
         let done = it + 1 == cfg.iterations;
         if done || (cfg.eval_every > 0 && (it + 1) % cfg.eval_every == 0) {
-            test_accuracy = evaluate(&model, &matrices);
+            test_accuracy = evaluate(&model, &matrices, &readout_bias);
             test_curve.push(((it + 1) as f64, test_accuracy));
         }
         if done || (cfg.checkpoint_every > 0 && (it + 1) % cfg.checkpoint_every == 0) {
@@ -332,6 +358,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
                 matrices: matrices.clone(),
                 optimizer: deep_r.clone(),
                 curve: curve.clone(),
+                readout_bias: readout_bias.clone(),
             };
             let tmp = ckpt_path.with_extension("json.tmp");
             std::fs::write(&tmp, serde_json::to_string(&c).map_err(|e| e.to_string())?)
@@ -341,7 +368,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
     }
     progress.finish_and_clear();
     if test_accuracy.is_nan() {
-        test_accuracy = evaluate(&model, &matrices);
+        test_accuracy = evaluate(&model, &matrices, &readout_bias);
     }
     let active: usize = matrices.iter().map(RewiredMatrix::active).sum();
     let mut sorted = times.clone();
