@@ -57,6 +57,8 @@ pub struct W2Result {
     pub p: f64,
     /// Plastic inputs per neuron.
     pub k: usize,
+    /// Threads an RLS update uses.
+    pub threads: usize,
     /// Training wall time per simulated second (simulation + RLS).
     pub sec_per_sim_sec: f64,
     /// Mean wall time of one RLS update (all neurons).
@@ -227,6 +229,10 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
         shared_p: opts.shared_p,
         p: opts.p,
         k,
+        threads: match &learner {
+            Learner::Host { rls, .. } => rls.update_threads(),
+            Learner::Device { .. } => 1,
+        },
         sec_per_sim_sec: t_train / (train as f64 * dt / 1000.0),
         sec_per_rls_update: t_rls / updates.max(1) as f64,
         sec_per_sim_sec_no_rls: t_other / ((settle + test) as f64 * dt / 1000.0),

@@ -138,13 +138,6 @@ fn w2(o: &BenchOptions, device: &burn::prelude::Device, backend: &str) -> Result
     let mut line = serde_json::to_value(&result).map_err(|e| e.to_string())?;
     if let Value::Object(map) = &mut line {
         map.insert("backend".into(), json!(backend));
-        // Per-neuron P splits the neurons over every core; shared P is one thread.
-        let threads = if opts.shared_p {
-            1
-        } else {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        };
-        map.insert("threads".into(), json!(threads));
         map.insert("peak_rss_mb".into(), json!(spikeburn_bench::peak_rss_mb()));
         map.insert("git_rev".into(), json!(git_rev()));
     }

@@ -260,6 +260,16 @@ impl HostRls {
         self.updates
     }
 
+    /// Threads one update uses: every core in per-neuron mode; in shared mode
+    /// two or more only for `K ≥ 1536`, where they pay for their start.
+    pub fn update_threads(&self) -> usize {
+        if self.shared {
+            self.threads.min(self.inputs / 768).max(1)
+        } else {
+            self.threads.min(self.neurons).max(1)
+        }
+    }
+
     /// Shared mode: `(c, k)` of the last update, so a caller that keeps
     /// `u = W r` up to date can apply the weight change `−c e kᵀ` to it in
     /// `O(N + K)`: `u_i ← u_i − c e_i (k · r)`.
@@ -278,9 +288,9 @@ impl HostRls {
         kv: &mut [f32],
     ) -> f32 {
         let k = self.inputs;
+        let threads = self.update_threads();
         // Measured on 2 cores: two threads lose at K = 500 (a thread start
         // costs more than half the update) and win at K = 2000.
-        let threads = self.threads.min(k / 768).max(1);
         if threads == 1 {
             let c = update_one(&mut self.p, k, q, kv);
             subtract_outer(weights, k, error, c, kv);
