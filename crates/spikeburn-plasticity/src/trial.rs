@@ -365,21 +365,31 @@ mod tests {
         assert!(((p1 - p0) / 2e-6 - slope).abs() < 1e-6);
     }
 
-    /// A small theta network learns sinusoidal drive targets: the mean
-    /// correlation of a fresh trial after training is high and far above
-    /// the untrained network's.
+    /// A small theta network, and a LIF one (Kim & Chow's supplement), learn
+    /// sinusoidal drive targets: the mean correlation of a fresh trial after
+    /// training is high and far above the untrained network's.
     #[test]
     fn rls_makes_the_drive_follow_sine_targets() {
+        learns_sines(DriveNeuron::Theta { tau_mem: 10.0 }, 0.0);
+        let lif = DriveNeuron::Lif {
+            tau_mem: 10.0,
+            threshold: 1.0,
+            reset: 0.0,
+        };
+        learns_sines(lif, 0.9);
+    }
+
+    fn learns_sines(neuron: DriveNeuron, bias: f32) {
         let mut rng = StdRng::seed_from_u64(5);
         let n = 60;
         let sets = PresynapticSets::bernoulli(n, 0.3, &mut rng).unwrap();
         let w = gaussian_weights(&sets, 4.0, true, &mut rng);
         let config = DriveNetworkConfig {
-            neuron: DriveNeuron::Theta { tau_mem: 10.0 },
+            neuron,
             dt: 1.0,
             tau_syn: 20.0,
         };
-        let mut net = DriveNetwork::new(&config, sets.clone(), w, vec![0.0; n]).unwrap();
+        let mut net = DriveNetwork::new(&config, sets.clone(), w, vec![bias; n]).unwrap();
         let protocol = Protocol {
             settle_steps: 0,
             stimulus_steps: 50,
@@ -417,10 +427,10 @@ mod tests {
             run_trial(&mut net, &protocol, &stim, Some(learner), 0).unwrap();
         }
         let after = evaluate(&mut net, &mut rng);
-        eprintln!("sine drive: correlation before {before:.3}, after {after:.3}");
+        eprintln!("{neuron:?}: correlation before {before:.3}, after {after:.3}");
         assert!(
             after > 0.8 && after > before + 0.5,
-            "correlation before {before:.3}, after {after:.3}"
+            "{neuron:?}: correlation before {before:.3}, after {after:.3}"
         );
     }
 }

@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use spikeburn_plasticity::TrainedSignal;
+use spikeburn_plasticity::{DriveNeuron, TrainedSignal};
 use spikeburn_tasks::drive_targets::TargetFamily;
 
 use super::RunOptions;
@@ -40,18 +40,26 @@ pub fn sines(opts: &RunOptions) -> Result<String, String> {
     report.write_json("config.json", &cfg)?;
     let drive = train_and_test(&cfg, opts.seed, name, &opts.device)?;
     report_outcome(&mut report, &cfg, &drive, "", "rls-sines (drive)")?;
-    let rate_cfg = RlsExperiment {
-        signal: TrainedSignal::Rate { c: 0.1 },
-        ..cfg.clone()
-    };
-    let rate = train_and_test(&rate_cfg, opts.seed, "rls-sines (rate)", &opts.device)?;
-    report_outcome(
-        &mut report,
-        &rate_cfg,
-        &rate,
-        "rate_variant_",
-        "rls-sines (rate)",
-    )?;
+    // The rate variant's φ₂ is the theta neuron's transfer function.
+    if matches!(cfg.neuron, DriveNeuron::Theta { .. }) {
+        let rate_cfg = RlsExperiment {
+            signal: TrainedSignal::Rate { c: 0.1 },
+            ..cfg.clone()
+        };
+        let rate = train_and_test(&rate_cfg, opts.seed, "rls-sines (rate)", &opts.device)?;
+        report_outcome(
+            &mut report,
+            &rate_cfg,
+            &rate,
+            "rate_variant_",
+            "rls-sines (rate)",
+        )?;
+    } else {
+        report.metric(
+            "rate_variant",
+            "skipped: its φ₂ is the theta neuron's transfer function",
+        );
+    }
     report.metric("neurons", cfg.neurons);
     report.metric("loops", cfg.loops);
     report.paper(
