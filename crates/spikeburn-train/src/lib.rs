@@ -16,4 +16,4 @@ pub use checkpoint::{Checkpoint, TrainState};
 pub use deep_r::{DeepR, DeepRConfig, RewiredMatrix};
 pub use regulariser::firing_rate_regulariser;
 pub use schedule::StepDecay;
-pub use trainer::{BpttTrainer, IterationReport, TrainerConfig};
+pub use trainer::{BpttTrainer, IterationReport, StepOutput, Task, TrainerConfig};

@@ -53,6 +53,23 @@ pub struct BpttTrainer {
 /// The loss of one iteration and the metrics to log with it.
 pub type StepOutput = (Tensor<1>, Vec<(String, f64)>);
 
+/// A task the trainer iterates over: the loss of each iteration's training
+/// batch, and held-out evaluation.
+///
+/// `train_step` should derive its batch from `iteration` (e.g. seed the
+/// generator with it), so that a resumed run sees the same data as an
+/// uninterrupted one.
+pub trait Task<M> {
+    /// Loss (scalar, on the autodiff device) and metrics of iteration
+    /// `iteration`.
+    fn train_step(&mut self, model: &M, iteration: usize) -> StepOutput;
+    /// Held-out metrics; run every `eval_every` iterations and at the end.
+    fn evaluate(&mut self, model: &M, iteration: usize) -> Vec<(String, f64)> {
+        let _ = (model, iteration);
+        vec![]
+    }
+}
+
 impl BpttTrainer {
     /// A trainer; checks the configuration.
     pub fn new(config: TrainerConfig) -> Result<Self, String> {
@@ -82,6 +99,31 @@ impl BpttTrainer {
     pub fn with_metrics_log(mut self, path: impl Into<PathBuf>) -> Self {
         self.metrics_log = Some(path.into());
         self
+    }
+
+    /// Trains `model` on `task` (see [`fit`](Self::fit)).
+    pub fn fit_task<M, T, P>(
+        &self,
+        model: M,
+        seed: u64,
+        resume: bool,
+        task: &mut T,
+        on_iteration: P,
+    ) -> Result<(M, Vec<IterationReport>), String>
+    where
+        M: Module,
+        T: Task<M>,
+        P: FnMut(&IterationReport),
+    {
+        let task = std::cell::RefCell::new(task);
+        self.fit(
+            model,
+            seed,
+            resume,
+            |m, it| task.borrow_mut().train_step(m, it),
+            |m, it| task.borrow_mut().evaluate(m, it),
+            on_iteration,
+        )
     }
 
     /// Trains `model`. With `resume` and an existing checkpoint, training
@@ -277,6 +319,56 @@ mod tests {
             .unwrap();
         assert!(e.contains("seed"), "{e}");
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// The quadratic problem as a [`Task`] that also counts its evaluations.
+    struct Quadratic {
+        evaluations: usize,
+    }
+
+    impl Task<Linear1> for Quadratic {
+        fn train_step(&mut self, model: &Linear1, iteration: usize) -> StepOutput {
+            quadratic_step(model, iteration)
+        }
+        fn evaluate(&mut self, model: &Linear1, _: usize) -> Vec<(String, f64)> {
+            self.evaluations += 1;
+            vec![(
+                "w0".into(),
+                model.w.val().into_data().try_to_vec::<f32>().unwrap()[0] as f64,
+            )]
+        }
+    }
+
+    #[test]
+    fn a_task_trains_like_the_closures_and_is_evaluated_on_schedule() {
+        let device = Device::default().autodiff();
+        let (a, _) = BpttTrainer::new(config(8))
+            .unwrap()
+            .fit(
+                fresh(&device),
+                1,
+                false,
+                quadratic_step,
+                |_, _| vec![],
+                |_| {},
+            )
+            .unwrap();
+        let mut task = Quadratic { evaluations: 0 };
+        let trainer = BpttTrainer::new(TrainerConfig {
+            eval_every: 3,
+            ..config(8)
+        })
+        .unwrap();
+        let (b, reports) = trainer
+            .fit_task(fresh(&device), 1, false, &mut task, |_| {})
+            .unwrap();
+        assert_eq!(
+            a.w.val().into_data().try_to_vec::<f32>().unwrap(),
+            b.w.val().into_data().try_to_vec::<f32>().unwrap()
+        );
+        // Iterations 3 and 6, and the end.
+        assert_eq!(task.evaluations, 3);
+        assert!(reports.last().unwrap().metrics.contains_key("w0"));
     }
 
     #[test]

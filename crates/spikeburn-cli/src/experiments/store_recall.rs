@@ -16,7 +16,9 @@ use spikeburn_core::layer::{
 };
 use spikeburn_core::neuron::{Alif, AlifConfig, InputScaling};
 use spikeburn_tasks::store_recall::{StoreRecallBatch, StoreRecallConfig};
-use spikeburn_train::{BpttTrainer, StepDecay, TrainerConfig, firing_rate_regulariser};
+use spikeburn_train::{
+    BpttTrainer, StepDecay, StepOutput, Task, TrainerConfig, firing_rate_regulariser,
+};
 
 use super::RunOptions;
 use super::classification::{accuracy, cross_entropy};
@@ -176,6 +178,46 @@ impl StoreRecallNet {
     }
 }
 
+/// Store-recall as a [`Task`]: a fresh batch per iteration (seeded by the
+/// iteration, so resumed runs see the same data) and a fixed held-out set.
+struct StoreRecallTask<'a> {
+    cfg: &'a StoreRecallExperiment,
+    seed: u64,
+    device: Device,
+    eval_device: Device,
+    test: StoreRecallBatch,
+    test_error: f64,
+    rate_hz: f64,
+}
+
+impl Task<StoreRecallNet> for StoreRecallTask<'_> {
+    fn train_step(&mut self, m: &StoreRecallNet, it: usize) -> StepOutput {
+        let (cfg, task) = (self.cfg, &self.cfg.task);
+        let batch = task.generate(
+            cfg.batch,
+            self.seed.wrapping_mul(1_000_003).wrapping_add(it as u64),
+        );
+        let (logits, targets, spikes) = m.forward(&batch, task, &self.device);
+        let err = 1.0 - accuracy(logits.clone(), &targets);
+        let reg = firing_rate_regulariser(spikes.clone(), cfg.target_rate_hz, task.dt_ms);
+        let rate = spikes.mean().into_scalar::<f32>() as f64 * 1000.0 / task.dt_ms;
+        let loss = cross_entropy(logits, &targets) + reg * cfg.rate_reg;
+        (
+            loss,
+            vec![("recall_error".into(), err), ("rate_hz".into(), rate)],
+        )
+    }
+
+    fn evaluate(&mut self, m: &StoreRecallNet, _: usize) -> Vec<(String, f64)> {
+        let task = &self.cfg.task;
+        let valid = m.valid();
+        let (logits, targets, spikes) = valid.forward(&self.test, task, &self.eval_device);
+        self.test_error = 1.0 - accuracy(logits, &targets);
+        self.rate_hz = spikes.mean().into_scalar::<f32>() as f64 * 1000.0 / task.dt_ms;
+        vec![("test_recall_error".into(), self.test_error)]
+    }
+}
+
 /// What training one network produced.
 struct Outcome {
     /// Recall error on the held-out sequences.
@@ -209,56 +251,34 @@ fn train_one(
     .with_checkpoints(report.out_dir().join(format!("checkpoint-{label}")))
     .with_metrics_log(report.out_dir().join(format!("metrics-{label}.jsonl")));
     let progress = super::progress_bar(cfg.iterations as u64, &format!("store-recall {label}"));
-    let task = &cfg.task;
-    let test = task.generate(cfg.test_sequences, opts.seed ^ 0x5EED_7E57);
+    let mut task = StoreRecallTask {
+        cfg,
+        seed: opts.seed,
+        device: device.clone(),
+        eval_device: opts.device.clone(),
+        test: cfg
+            .task
+            .generate(cfg.test_sequences, opts.seed ^ 0x5EED_7E57),
+        test_error: f64::NAN,
+        rate_hz: f64::NAN,
+    };
     let mut curve = vec![];
-    let mut test_error = f64::NAN;
-    let mut rate_hz = f64::NAN;
-    let (model, _) = trainer.fit(
-        model,
-        opts.seed,
-        opts.resume,
-        |m, it| {
-            let batch = task.generate(
-                cfg.batch,
-                opts.seed.wrapping_mul(1_000_003).wrapping_add(it as u64),
-            );
-            let (logits, targets, spikes) = m.forward(&batch, task, &device);
-            let err = 1.0 - accuracy(logits.clone(), &targets);
-            let reg = firing_rate_regulariser(spikes.clone(), cfg.target_rate_hz, task.dt_ms);
-            let rate = spikes.mean().into_scalar::<f32>() as f64 * 1000.0 / task.dt_ms;
-            let loss = cross_entropy(logits, &targets) + reg * cfg.rate_reg;
-            (
-                loss,
-                vec![("recall_error".into(), err), ("rate_hz".into(), rate)],
-            )
-        },
-        |m, _| {
-            let valid = m.valid();
-            let (logits, targets, spikes) = valid.forward(&test, task, &opts.device);
-            test_error = 1.0 - accuracy(logits, &targets);
-            rate_hz = spikes.mean().into_scalar::<f32>() as f64 * 1000.0 / task.dt_ms;
-            vec![("test_recall_error".into(), test_error)]
-        },
-        |r| {
-            let err = r
-                .metrics
-                .get("recall_error")
+    let (model, _) = trainer.fit_task(model, opts.seed, opts.resume, &mut task, |r| {
+        let metric = |k: &str| {
+            r.metrics
+                .get(k)
                 .and_then(|v| v.as_f64())
-                .unwrap_or(f64::NAN);
-            let rate = r
-                .metrics
-                .get("rate_hz")
-                .and_then(|v| v.as_f64())
-                .unwrap_or(f64::NAN);
-            curve.push((r.iteration as f64, err));
-            progress.set_message(format!(
-                "loss {:.3} recall error {err:.3} rate {rate:.1} Hz",
-                r.loss
-            ));
-            progress.inc(1);
-        },
-    )?;
+                .unwrap_or(f64::NAN)
+        };
+        let (err, rate) = (metric("recall_error"), metric("rate_hz"));
+        curve.push((r.iteration as f64, err));
+        progress.set_message(format!(
+            "loss {:.3} recall error {err:.3} rate {rate:.1} Hz",
+            r.loss
+        ));
+        progress.inc(1);
+    })?;
+    let (test_error, rate_hz) = (task.test_error, task.rate_hz);
     progress.finish_and_clear();
     Ok(Outcome {
         test_error,
