@@ -47,6 +47,9 @@ pub struct SmnistConfig {
     pub threshold: f64,
     /// Refractory period (steps).
     pub refractory_steps: usize,
+    /// Largest synaptic delay in steps (LSNN `n_delay`: 10 in the paper's
+    /// code); 1 = no delays. Delays run on the slower per-step path.
+    pub n_delay: usize,
     /// Fraction of connections DEEP R keeps active.
     pub connectivity: f64,
     /// DEEP R hyper-parameters.
@@ -82,6 +85,7 @@ impl Default for SmnistConfig {
             beta: 1.8,
             threshold: 0.01,
             refractory_steps: 5,
+            n_delay: 1,
             connectivity: 0.12,
             deep_r: DeepRConfig {
                 l1: 0.01,
@@ -232,6 +236,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let mut model = SmnistNet {
         recurrent: RecurrentSpikingConfig::new(CHANNELS, n)
+            .with_max_delay(cfg.n_delay)
             .init(neuron, &device)
             .map_err(|e| e.to_string())?,
         readout: LeakyReadoutConfig::new(n, 10)

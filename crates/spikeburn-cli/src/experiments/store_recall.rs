@@ -45,6 +45,9 @@ pub struct StoreRecallExperiment {
     pub threshold: f64,
     /// Refractory period (steps).
     pub refractory_steps: usize,
+    /// Largest synaptic delay in steps (LSNN `n_delay`: 10 in the paper's
+    /// code); 1 = no delays. Delays run on the slower per-step path.
+    pub n_delay: usize,
     /// Batch size.
     pub batch: usize,
     /// Training iterations per network.
@@ -72,6 +75,7 @@ impl Default for StoreRecallExperiment {
             beta: 1.7,
             threshold: 0.01,
             refractory_steps: 3,
+            n_delay: 1,
             batch: 128,
             // The tutorial's 200 iterations (decay every 100) gave 9 % recall
             // error here; 400 reach the tutorial's < 5 % stopping criterion.
@@ -134,6 +138,7 @@ impl StoreRecallNet {
             .init(n, device)
             .map_err(|e| e.to_string())?;
         let recurrent = RecurrentSpikingConfig::new(cfg.task.channels(), n)
+            .with_max_delay(cfg.n_delay)
             .init(neuron, device)
             .map_err(|e| e.to_string())?;
         let readout = LeakyReadoutConfig::new(n, 2)

@@ -80,6 +80,7 @@ impl<N: NeuronModel> SpikingLinear<N> {
             synaptic: self
                 .synapse
                 .map(|_| Tensor::zeros([batch, self.neuron.num_neurons()], device)),
+            pending: None,
         }
     }
 
@@ -113,6 +114,7 @@ impl<N: NeuronModel> SpikingLinear<N> {
             state,
             record,
             "input of SpikingLinear ([T, batch, n_input])",
+            None,
         )
     }
 

@@ -15,7 +15,7 @@ pub use feedforward::{SpikingLinear, SpikingLinearConfig};
 pub use fused::{FusedBpttOps, FusedDynamics, is_host_device};
 pub use fused_host::host_threads;
 pub use readout::{LeakyReadout, LeakyReadoutConfig};
-pub use recurrent::{RecurrentSpiking, RecurrentSpikingConfig};
+pub use recurrent::{DelayedProjections, RecurrentSpiking, RecurrentSpikingConfig};
 
 use burn::prelude::*;
 
@@ -56,6 +56,10 @@ pub struct LayerState<S> {
     pub neuron: S,
     /// Synaptic current, when the layer has an exponential synapse.
     pub synaptic: Option<Tensor<2>>,
+    /// Layers with synaptic delays: the drive already on its way
+    /// (`pending[0]` is due at the next step, `pending[k]` `k` steps after
+    /// it), `[B, N]` each.
+    pub pending: Option<Vec<Tensor<2>>>,
 }
 
 impl<S: NeuronState> LayerState<S> {
@@ -64,6 +68,9 @@ impl<S: NeuronState> LayerState<S> {
         Self {
             neuron: self.neuron.detach(),
             synaptic: self.synaptic.map(Tensor::detach),
+            pending: self
+                .pending
+                .map(|p| p.into_iter().map(Tensor::detach).collect()),
         }
     }
 }
@@ -115,6 +122,7 @@ pub(crate) fn run_sequence<N: NeuronModel>(
     state: Option<LayerState<N::State>>,
     record: Record,
     what: &'static str,
+    delays: Option<&DelayedProjections>,
 ) -> crate::Result<SpikeTrace<N::State>> {
     let [steps, batch, features] = input.dims();
     let [n_in, _] = input_weights.dims();
@@ -132,11 +140,21 @@ pub(crate) fn run_sequence<N: NeuronModel>(
                 &[batch, neuron.num_neurons()],
                 &s.neuron.spikes().dims(),
             )?;
+            if let Some(d) = delays
+                && s.pending.as_ref().map(Vec::len) != Some(d.max_delay)
+            {
+                return Err(SpikeburnError::ShapeMismatch {
+                    what: "the initial state's pending delayed drive (steps)",
+                    expected: vec![d.max_delay],
+                    got: vec![s.pending.as_ref().map_or(0, Vec::len)],
+                });
+            }
             s
         }
         None => LayerState {
             neuron: neuron.init_state(batch, &device),
             synaptic: synapse.map(|_| Tensor::<2>::zeros([batch, neuron.num_neurons()], &device)),
+            pending: delays.map(|d| d.empty_pending(batch, &device)),
         },
     };
     let mut spikes = Vec::with_capacity(steps);
@@ -145,11 +163,20 @@ pub(crate) fn run_sequence<N: NeuronModel>(
     let mut synaptic = Vec::new();
     for x_t in input.iter_dim(0) {
         let x_t: Tensor<2> = x_t.squeeze_dim(0);
-        let mut drive = x_t.matmul(input_weights.clone());
-        if let Some(w_rec) = &recurrent_weights {
-            drive = drive + state.neuron.spikes().matmul(w_rec.clone());
-        }
+        let drive = match &delays {
+            None => {
+                let mut drive = x_t.matmul(input_weights.clone());
+                if let Some(w_rec) = &recurrent_weights {
+                    drive = drive + state.neuron.spikes().matmul(w_rec.clone());
+                }
+                drive
+            }
+            Some(d) => d.drive(x_t, &mut state),
+        };
         state = advance(neuron, synapse, drive, state);
+        if let Some(d) = &delays {
+            d.send_spikes(&mut state);
+        }
         spikes.push(state.neuron.spikes());
         if record.membrane {
             membrane.push(state.neuron.membrane());

@@ -60,6 +60,15 @@ pub struct RecurrentSpikingConfig {
     /// [`RecurrentSpiking::try_forward_sequence`]).
     #[config(default = true)]
     pub fused: bool,
+    /// Largest synaptic delay `D` in steps (LSNN's `n_delay`). With `D > 1`
+    /// every recurrent synapse gets a delay drawn uniformly from `1..=D` and
+    /// every input synapse one from `0..D` (the LSNN code's `1..=D` in its
+    /// convention, where inputs are also one step late), so
+    /// `I_t = Σ x_{t−e} W_in + Σ z_{t−d} W_rec` over each synapse's own
+    /// delay. `D = 1`: no delays. Delays run on the per-step path (the
+    /// fused op has none).
+    #[config(default = 1)]
+    pub max_delay: usize,
 }
 
 /// A recurrent layer of spiking neurons (see [`RecurrentSpikingConfig`]).
@@ -86,6 +95,92 @@ pub struct RecurrentSpiking<N: NeuronModel> {
     pub synapse: Option<ExponentialSynapse>,
     /// Whether the fused BPTT path may be used.
     pub fused: bool,
+    /// One-hot synaptic delays of the recurrent weights, `[D, N, N]`
+    /// (`[d−1, i, j] = 1` when synapse `i → j` has delay `d`); `None`: 1 step.
+    pub recurrent_delay: Option<Tensor<3>>,
+    /// One-hot delays of the input weights, `[D, n_input, N]` (`[e, i, j]`
+    /// for delay `e` in `0..D`); `None`: no delay.
+    pub input_delay: Option<Tensor<3>>,
+}
+
+/// Per-delay stacked weights of a layer with synaptic delays: one matmul
+/// per step sends each input and each spike to the step it arrives at.
+#[derive(Clone, Debug)]
+pub struct DelayedProjections {
+    /// `D`.
+    pub max_delay: usize,
+    /// `[n_input, D·N]`: block `e` holds the input weights of delay `e`.
+    input: Tensor<2>,
+    /// `[N, D·N]`: block `d − 1` holds the recurrent weights of delay `d`.
+    recurrent: Tensor<2>,
+    neurons: usize,
+}
+
+impl DelayedProjections {
+    /// No drive in flight.
+    pub fn empty_pending(&self, batch: usize, device: &Device) -> Vec<Tensor<2>> {
+        vec![Tensor::zeros([batch, self.neurons], device); self.max_delay]
+    }
+
+    fn scatter(&self, projected: Tensor<2>, pending: &mut [Tensor<2>]) {
+        let batch = projected.dims()[0];
+        let blocks = projected.reshape([batch, self.max_delay, self.neurons]);
+        for (d, slot) in pending.iter_mut().enumerate() {
+            let block: Tensor<2> = blocks
+                .clone()
+                .slice(s![.., d..d + 1, ..])
+                .reshape([batch, self.neurons]);
+            *slot = slot.clone() + block;
+        }
+    }
+
+    /// Step `t`'s drive: the input `x_t` is sent out by delay, then the
+    /// drive due now is taken from the queue.
+    pub(crate) fn drive<S>(&self, x_t: Tensor<2>, state: &mut LayerState<S>) -> Tensor<2> {
+        let pending = state
+            .pending
+            .as_mut()
+            .expect("a delayed layer's state carries its pending drive");
+        self.scatter(x_t.matmul(self.input.clone()), pending);
+        let now = pending.remove(0);
+        pending.push(now.zeros_like());
+        now
+    }
+
+    /// Sends the step's spikes to the steps they arrive at (delay `d` lands
+    /// `d` steps later: slot `d − 1` of the queue).
+    pub(crate) fn send_spikes<S: NeuronState>(&self, state: &mut LayerState<S>) {
+        let z = state.neuron.spikes();
+        let pending = state
+            .pending
+            .as_mut()
+            .expect("a delayed layer's state carries its pending drive");
+        self.scatter(z.matmul(self.recurrent.clone()), pending);
+    }
+}
+
+/// `[D, rows, cols]` one-hot masks from per-synapse delays in `offset..offset + D`.
+fn one_hot_delays(
+    delays: &[usize],
+    shape: [usize; 2],
+    max_delay: usize,
+    offset: usize,
+    device: &Device,
+) -> Tensor<3> {
+    let mut data = vec![0f32; max_delay * shape[0] * shape[1]];
+    let plane = shape[0] * shape[1];
+    for (k, d) in delays.iter().enumerate() {
+        data[(d - offset) * plane + k] = 1.0;
+    }
+    Tensor::<1>::from_floats(data.as_slice(), device).reshape([max_delay, shape[0], shape[1]])
+}
+
+/// Stacks `w ⊙ mask_d` for every delay into `[rows, D·cols]`.
+fn stack_by_delay(w: Tensor<2>, masks: &Tensor<3>) -> Tensor<2> {
+    let [d, rows, cols] = masks.dims();
+    (w.unsqueeze_dim::<3>(0) * masks.clone())
+        .swap_dims(0, 1)
+        .reshape([rows, d * cols])
 }
 
 impl RecurrentSpikingConfig {
@@ -144,7 +239,37 @@ impl RecurrentSpikingConfig {
             sign = Tensor::<1>::from_floats(signs.as_slice(), device).reshape([n, 1]);
             recurrent = recurrent.abs();
         }
+        if self.max_delay == 0 {
+            return Err(SpikeburnError::InvalidValue {
+                name: "max_delay",
+                value: 0.0,
+                expected: "a delay of at least 1 step",
+            });
+        }
+        let (recurrent_delay, input_delay) = if self.max_delay > 1 {
+            let d = self.max_delay;
+            let draw = |rows: usize, cols: usize, offset: usize| -> Vec<usize> {
+                let u = Tensor::<2>::random([rows, cols], Distribution::Default, device)
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .unwrap_or_default();
+                u.iter()
+                    .map(|v| offset + ((*v as f64 * d as f64) as usize).min(d - 1))
+                    .collect()
+            };
+            let rec = draw(n, n, 1);
+            let inp = draw(self.n_input, n, 0);
+            (
+                Some(one_hot_delays(&rec, [n, n], d, 1, device)),
+                Some(one_hot_delays(&inp, [self.n_input, n], d, 0, device)),
+            )
+        } else {
+            (None, None)
+        };
         Ok(RecurrentSpiking {
+            recurrent_delay,
+            input_delay,
             input_weights: Param::from_tensor(input_weights),
             recurrent_weights: Param::from_tensor(recurrent),
             recurrent_mask: mask,
@@ -193,18 +318,66 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
             synaptic: self
                 .synapse
                 .map(|_| Tensor::zeros([batch, self.num_neurons()], device)),
+            pending: self
+                .delayed_projections()
+                .map(|d| d.empty_pending(batch, device)),
         }
     }
 
     /// One step: `x_t` is `[batch, n_input]`. For custom loops that interleave
     /// several layers; `forward_sequence` is the faster whole-sequence call.
-    pub fn step(&self, x_t: Tensor<2>, state: LayerState<N::State>) -> LayerState<N::State> {
+    pub fn step(&self, x_t: Tensor<2>, mut state: LayerState<N::State>) -> LayerState<N::State> {
+        if let Some(d) = self.delayed_projections() {
+            let drive = d.drive(x_t, &mut state);
+            let mut state = advance(&self.neuron, self.synapse, drive, state);
+            d.send_spikes(&mut state);
+            return state;
+        }
         let drive = x_t.matmul(self.input_weights.val())
             + state
                 .neuron
                 .spikes()
                 .matmul(self.effective_recurrent_weights());
         advance(&self.neuron, self.synapse, drive, state)
+    }
+
+    /// The per-delay stacked weights, when the layer has delays.
+    pub fn delayed_projections(&self) -> Option<DelayedProjections> {
+        let (rec, inp) = (self.recurrent_delay.as_ref()?, self.input_delay.as_ref()?);
+        Some(DelayedProjections {
+            max_delay: rec.dims()[0],
+            input: stack_by_delay(self.input_weights.val(), inp),
+            recurrent: stack_by_delay(self.effective_recurrent_weights(), rec),
+            neurons: self.num_neurons(),
+        })
+    }
+
+    /// Sets every synapse's delay: `recurrent[i*N + j]` in `1..=D` for
+    /// `i → j`, `input[i*N + j]` in `0..D` for input `i → j`.
+    pub fn with_delays(
+        mut self,
+        max_delay: usize,
+        recurrent: &[usize],
+        input: &[usize],
+    ) -> crate::Result<Self> {
+        let [n_in, n] = self.input_weights.val().dims();
+        check_shape("recurrent delays", &[n * n], &[recurrent.len()])?;
+        check_shape("input delays", &[n_in * n], &[input.len()])?;
+        let bad = |v: usize, lo: usize, hi: usize| v < lo || v > hi;
+        if max_delay == 0
+            || recurrent.iter().any(|d| bad(*d, 1, max_delay))
+            || input.iter().any(|e| bad(*e, 0, max_delay - 1))
+        {
+            return Err(SpikeburnError::InvalidValue {
+                name: "synaptic delay",
+                value: max_delay as f64,
+                expected: "recurrent delays in 1..=max_delay and input delays in 0..max_delay",
+            });
+        }
+        let device = self.input_weights.val().device();
+        self.recurrent_delay = Some(one_hot_delays(recurrent, [n, n], max_delay, 1, &device));
+        self.input_delay = Some(one_hot_delays(input, [n_in, n], max_delay, 0, &device));
+        Ok(self)
     }
 
     /// Runs `input` (`[T, batch, n_input]`) from `state` (rest when `None`).
@@ -229,6 +402,7 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
         // path, so a call that asks for them takes the per-step path.
         let spikes_only = !record.membrane && !record.threshold;
         if self.fused
+            && self.recurrent_delay.is_none()
             && training
             && spikes_only
             && state.is_none()
@@ -276,6 +450,7 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
                     final_state: LayerState {
                         neuron,
                         synaptic: None,
+                        pending: None,
                     },
                 });
             }
@@ -289,6 +464,7 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
             state,
             record,
             "input of RecurrentSpiking ([T, batch, n_input])",
+            self.delayed_projections().as_ref(),
         )
     }
 
