@@ -21,7 +21,9 @@ pub mod rls;
 pub mod rls_host;
 pub mod trial;
 
-pub use network::{DriveNetwork, DriveNetworkConfig, DriveNeuron, gaussian_weights};
+pub use network::{
+    DriveNetwork, DriveNetworkConfig, DriveNeuron, excitatory_inhibitory, gaussian_weights,
+};
 pub use presynaptic::PresynapticSets;
 pub use trial::{
     DeviceRls, DriveOptimizer, Learner, Protocol, TrainedSignal, TrialRecord, pearson_per_neuron,

@@ -235,6 +235,50 @@ pub fn gaussian_weights(
     w
 }
 
+/// The excitatory/inhibitory network of Kim & Chow's Fig 4: neurons
+/// `0..N_E` are excitatory, the last `round(f N)` inhibitory; each neuron
+/// draws `round(p N_E)` excitatory and `round(p N_I)` inhibitory partners
+/// (never itself), with weights `J/√K` and `−g J/√K` (`K` = in-degree).
+pub fn excitatory_inhibitory(
+    neurons: usize,
+    p: f64,
+    inhibitory_fraction: f64,
+    coupling: f64,
+    inhibition: f64,
+    rng: &mut impl Rng,
+) -> Result<(PresynapticSets, Vec<f32>), RlsError> {
+    if !(0.0..1.0).contains(&inhibitory_fraction) {
+        return Err(RlsError::Config(format!(
+            "inhibitory fraction {inhibitory_fraction} is invalid: expected 0 <= f < 1"
+        )));
+    }
+    let n_i = (inhibitory_fraction * neurons as f64).round() as u32;
+    let n_e = neurons as u32 - n_i;
+    let k_e = (p * n_e as f64).round() as usize;
+    let k_i = (p * n_i as f64).round() as usize;
+    let sets = PresynapticSets::fixed_in_degree(
+        neurons,
+        &[(0..n_e, k_e), (n_e..neurons as u32, k_i)],
+        rng,
+    )?;
+    let scale = coupling / ((k_e + k_i).max(1) as f64).sqrt();
+    let weights = sets
+        .index
+        .iter()
+        .enumerate()
+        .map(|(x, j)| {
+            if x % sets.width >= sets.len[x / sets.width] {
+                0.0 // padding
+            } else if *j < n_e {
+                scale as f32
+            } else {
+                (-inhibition * scale) as f32
+            }
+        })
+        .collect();
+    Ok((sets, weights))
+}
+
 /// A standard normal sample (Box–Muller).
 pub fn standard_normal(rng: &mut impl Rng) -> f64 {
     let u1 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
@@ -310,6 +354,27 @@ mod tests {
             assert!(row_sum.abs() < 1e-5, "row mean not removed");
         }
         assert!(net.rate.iter().any(|r| *r > 0.0), "no activity");
+    }
+
+    #[test]
+    fn excitatory_inhibitory_weights_follow_dale_and_the_in_degrees() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let (sets, w) = excitatory_inhibitory(100, 0.1, 0.2, 6.0, 5.0, &mut rng).unwrap();
+        let scale = 6.0 / 10f32.sqrt();
+        for i in 0..100 {
+            let row = &w[i * sets.width..(i + 1) * sets.width];
+            let idx = &sets.index[i * sets.width..(i + 1) * sets.width];
+            assert_eq!(row.iter().filter(|v| **v > 0.0).count(), 8);
+            assert_eq!(row.iter().filter(|v| **v < 0.0).count(), 2);
+            for (v, j) in row.iter().zip(idx) {
+                if *v > 0.0 {
+                    assert!(*j < 80 && (*v - scale).abs() < 1e-6);
+                } else if *v < 0.0 {
+                    assert!(*j >= 80 && (*v + 5.0 * scale).abs() < 1e-5);
+                }
+            }
+        }
+        assert!(excitatory_inhibitory(10, 0.1, 1.5, 1.0, 1.0, &mut rng).is_err());
     }
 
     #[test]

@@ -15,7 +15,8 @@ use spikeburn_core::layer::is_host_device;
 use spikeburn_plasticity::trial::{DeviceRls, DriveOptimizer};
 use spikeburn_plasticity::{
     DriveNetwork, DriveNetworkConfig, DriveNeuron, HostRls, Learner, PresynapticSets, Protocol,
-    TrainedSignal, TrialRecord, gaussian_weights, pearson_per_neuron, run_trial,
+    TrainedSignal, TrialRecord, excitatory_inhibitory, gaussian_weights, pearson_per_neuron,
+    run_trial,
 };
 use spikeburn_tasks::drive_targets::TargetFamily;
 
@@ -211,32 +212,15 @@ pub fn setup(cfg: &RlsExperiment, seed: u64) -> Result<Setup, String> {
             let w = gaussian_weights(&sets, cfg.sigma, cfg.zero_row_mean, &mut rng);
             (sets, w)
         }
-        Some(ei) => {
-            let n_i = (ei.inhibitory_fraction * n as f64).round() as u32;
-            let n_e = n as u32 - n_i;
-            let k_e = (cfg.p * n_e as f64).round() as usize;
-            let k_i = (cfg.p * n_i as f64).round() as usize;
-            let sets = PresynapticSets::fixed_in_degree(
-                n,
-                &[(0..n_e, k_e), (n_e..n as u32, k_i)],
-                &mut rng,
-            )
-            .map_err(|e| e.to_string())?;
-            let scale = ei.coupling / ((k_e + k_i) as f64).sqrt();
-            let k = sets.width;
-            let mut w = vec![0f32; n * k];
-            for i in 0..n {
-                for s in 0..sets.len[i] {
-                    let excitatory = sets.index[i * k + s] < n_e;
-                    w[i * k + s] = if excitatory {
-                        scale
-                    } else {
-                        -ei.inhibition * scale
-                    } as f32;
-                }
-            }
-            (sets, w)
-        }
+        Some(ei) => excitatory_inhibitory(
+            n,
+            cfg.p,
+            ei.inhibitory_fraction,
+            ei.coupling,
+            ei.inhibition,
+            &mut rng,
+        )
+        .map_err(|e| e.to_string())?,
     };
     let config = DriveNetworkConfig {
         neuron: cfg.neuron,
