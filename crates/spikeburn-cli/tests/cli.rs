@@ -399,3 +399,33 @@ fn rls_capacity_quick_shows_sampling_error_and_growth_with_n() {
     }
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `rls-capacity --resume` reuses the sweep points already finished (a
+/// planted value in the progress file comes back) and runs only the new ones.
+#[test]
+fn rls_capacity_resumes_its_sweep() {
+    let dir = temp_dir("capacity-resume");
+    let small = |taus: &str| {
+        format!(
+            r#"{{"tau_syn_ms": {taus}, "capacity_neurons": [30], "capacity_window_ms": [100.0],
+                "base": {{"neurons": 30, "loops": 2, "test_trials": 1, "window_ms": 100.0}}}}"#
+        )
+    };
+    let out = dir.join("out");
+    let cfg = write_config(&dir, &small("[10.0]"));
+    run_json(&["run", "rls-capacity"], &cfg, &out);
+    let progress = out.join("sweep_progress.json");
+    let text = std::fs::read_to_string(&progress).unwrap();
+    let mut p: serde_json::Value = serde_json::from_str(&text).unwrap();
+    p["points"]["tau_s=10"]["correlation"] = serde_json::json!(0.123);
+    std::fs::write(&progress, p.to_string()).unwrap();
+    let cfg = write_config(&dir, &small("[10.0, 20.0]"));
+    let json = run_json(&["run", "rls-capacity", "--resume"], &cfg, &out);
+    let rows = json["metrics"]["tau_syn_sweep"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["mean_correlation"], 0.123, "{rows:?}");
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&progress).unwrap()).unwrap();
+    assert_eq!(p["points"].as_object().unwrap().len(), 3); // 2 τ_s + 1 capacity point
+    std::fs::remove_dir_all(dir).ok();
+}

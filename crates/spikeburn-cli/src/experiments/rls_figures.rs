@@ -235,6 +235,21 @@ impl CapacitySweep {
     }
 }
 
+/// One finished point of the `rls-capacity` sweep.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct SweepPoint {
+    correlation: f64,
+    correlation_untrained: f64,
+    rate_hz: f64,
+}
+
+/// The sweep points finished so far (`sweep_progress.json`).
+#[derive(Serialize, Deserialize)]
+struct SweepProgress {
+    seed: u64,
+    points: std::collections::BTreeMap<String, SweepPoint>,
+}
+
 /// `rls-capacity` (Fig 6–7, reduced): correlation against τ_s (tracking vs
 /// sampling error) and the longest learnable target per network size.
 pub fn capacity(opts: &RunOptions) -> Result<String, String> {
@@ -250,6 +265,40 @@ pub fn capacity(opts: &RunOptions) -> Result<String, String> {
     let ou = |tau_c: f64| TargetSource::Family {
         family: TargetFamily::ornstein_uhlenbeck(tau_c),
     };
+    // Every finished sweep point is saved; `--resume` skips those already done.
+    let progress_path = report.out_dir().join("sweep_progress.json");
+    let mut done: SweepProgress = match (opts.resume, std::fs::read_to_string(&progress_path)) {
+        (true, Ok(text)) => {
+            let p: SweepProgress = serde_json::from_str(&text)
+                .map_err(|e| format!("invalid {}: {e}", progress_path.display()))?;
+            if p.seed != opts.seed {
+                return Err(format!(
+                    "the sweep was started with seed {}: resume with the same --seed",
+                    p.seed
+                ));
+            }
+            p
+        }
+        _ => SweepProgress {
+            seed: opts.seed,
+            points: Default::default(),
+        },
+    };
+    let mut point = |key: String, cfg: &RlsExperiment| -> Result<SweepPoint, String> {
+        if let Some(p) = done.points.get(&key) {
+            return Ok(*p);
+        }
+        let o = train_and_test(cfg, opts.seed, &format!("{name} {key}"), &opts.device)?;
+        let p = SweepPoint {
+            correlation: o.trained.correlation,
+            correlation_untrained: o.untrained.correlation,
+            rate_hz: o.trained.rate_hz,
+        };
+        done.points.insert(key, p);
+        let text = serde_json::to_string_pretty(&done).map_err(|e| e.to_string())?;
+        std::fs::write(&progress_path, text).map_err(|e| e.to_string())?;
+        Ok(p)
+    };
     let mut tau_rows = vec![];
     let mut tau_points = vec![];
     for &tau_s in &sweep.tau_syn_ms {
@@ -259,19 +308,14 @@ pub fn capacity(opts: &RunOptions) -> Result<String, String> {
             dt_ms: sweep.base.dt_ms.min(tau_s / 2.0),
             ..sweep.base.clone()
         };
-        let o = train_and_test(
-            &cfg,
-            opts.seed,
-            &format!("{name} τ_s={tau_s}"),
-            &opts.device,
-        )?;
+        let o = point(format!("tau_s={tau_s}"), &cfg)?;
         tau_rows.push(json!({
             "tau_syn_ms": tau_s,
-            "mean_correlation": round(o.trained.correlation),
-            "mean_correlation_untrained": round(o.untrained.correlation),
-            "rate_hz": round(o.trained.rate_hz),
+            "mean_correlation": round(o.correlation),
+            "mean_correlation_untrained": round(o.correlation_untrained),
+            "rate_hz": round(o.rate_hz),
         }));
-        tau_points.push((tau_s.log10(), o.trained.correlation));
+        tau_points.push((tau_s.log10(), o.correlation));
     }
     let mut capacity_rows = vec![];
     let mut capacity_series = vec![];
@@ -285,13 +329,7 @@ pub fn capacity(opts: &RunOptions) -> Result<String, String> {
                 targets: ou(sweep.capacity_tau_c_ms),
                 ..sweep.base.clone()
             };
-            let o = train_and_test(
-                &cfg,
-                opts.seed,
-                &format!("{name} N={n} T={window}"),
-                &opts.device,
-            )?;
-            let c = o.trained.correlation;
+            let c = point(format!("N={n},T={window}"), &cfg)?.correlation;
             capacity_rows.push(json!({
                 "neurons": n,
                 "window_ms": window,
