@@ -138,7 +138,11 @@ impl RlsExperiment {
 
     /// Kim & Chow Fig 4: N = 1000 E/I network (f = 0.2, J = 6, g = 5,
     /// p = 0.1), τ_s = 60 ms, Δt = 10 ms, λ = 10, 40 loops, innate targets
-    /// over 2 s, Dale's law.
+    /// over 2 s, Dale's law. Our choices where our notes of the paper are
+    /// silent: weights scaled by `1/√K` (K = 100 inputs) and a constant
+    /// input of 1 to every neuron, which makes the untrained network fire
+    /// irregularly at ≈ 17 Hz with trajectories that differ from trial to
+    /// trial (correlation ≈ 0 with the innate target).
     pub fn fig4() -> Self {
         Self {
             neurons: 1000,
