@@ -278,6 +278,9 @@ pub struct Evaluation {
     pub correlation: f64,
     /// Per neuron, averaged over trials.
     pub per_neuron: Vec<f64>,
+    /// Correlation of the trial-averaged response with the target (what a
+    /// PSTH shows; single trials carry the spiking noise).
+    pub correlation_trial_averaged: f64,
     /// Firing rate in the window (Hz).
     pub rate_hz: f64,
     /// The last trial (for plots).
@@ -294,6 +297,7 @@ pub fn evaluate(
 ) -> Result<Evaluation, String> {
     let n = cfg.neurons;
     let mut per_neuron = vec![0f64; n];
+    let mut mean_response = vec![0f32; setup.targets.len()];
     let (mut rate, mut last) = (0f64, TrialRecord::default());
     for _ in 0..trials {
         setup.net.randomise_state(rng);
@@ -304,6 +308,10 @@ pub fn evaluate(
             .iter_mut()
             .zip(&per)
             .for_each(|(a, c)| *a += c / trials as f64);
+        mean_response
+            .iter_mut()
+            .zip(response(&rec, cfg.signal))
+            .for_each(|(m, v)| *m += v / trials as f32);
         rate += rec.rate_hz(n, cfg.dt_ms) / trials as f64;
         last = rec;
     }
@@ -314,8 +322,16 @@ pub fn evaluate(
         .map(|(c, _)| *c)
         .collect();
     let correlation = alive.iter().sum::<f64>() / alive.len().max(1) as f64;
+    let (_, per_mean) = pearson_per_neuron(&setup.targets, &mean_response, n);
+    let alive_mean: Vec<f64> = per_mean
+        .iter()
+        .zip(&setup.net.silenced)
+        .filter(|(_, s)| !**s)
+        .map(|(c, _)| *c)
+        .collect();
     Ok(Evaluation {
         correlation,
+        correlation_trial_averaged: alive_mean.iter().sum::<f64>() / alive_mean.len().max(1) as f64,
         per_neuron,
         rate_hz: rate,
         last,
@@ -447,6 +463,11 @@ pub fn report_outcome(
         &key("mean_correlation_untrained"),
         round(o.untrained.correlation),
     );
+    report.metric(
+        &key("mean_correlation_trial_averaged"),
+        round(o.trained.correlation_trial_averaged),
+    );
+    report.metric(&key("test_trials"), cfg.test_trials);
     report.metric(&key("rate_hz"), round(o.trained.rate_hz));
     report.metric(&key("rate_hz_untrained"), round(o.untrained.rate_hz));
     report.metric(
