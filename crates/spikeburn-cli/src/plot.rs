@@ -99,13 +99,31 @@ pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) 
             r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{}"/>"#,
             path.join(" ")
         );
-        let ly = top + 8.0 + 16.0 * k as f64;
+    }
+    // Legend on a white box, wide enough for the longest label, drawn last so
+    // no line crosses it.
+    let longest = series
+        .iter()
+        .map(|s| s.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let box_w = 34.0 + 6.8 * longest as f64;
+    let lx = (w - right - box_w - 4.0).max(left + 4.0);
+    let _ = writeln!(
+        s,
+        r#"<rect x="{lx:.1}" y="{}" width="{box_w:.1}" height="{}" fill="white" fill-opacity="0.85" stroke="lightgray"/>"#,
+        top,
+        16.0 * series.len() as f64 + 4.0
+    );
+    for (k, series) in series.iter().enumerate() {
+        let colour = COLOURS[k % COLOURS.len()];
+        let ly = top + 10.0 + 16.0 * k as f64;
         let _ = writeln!(
             s,
             r#"<line x1="{:.1}" y1="{ly}" x2="{:.1}" y2="{ly}" stroke="{colour}" stroke-width="2"/><text x="{:.1}" y="{}">{}</text>"#,
-            w - right - 150.0,
-            w - right - 130.0,
-            w - right - 125.0,
+            lx + 4.0,
+            lx + 24.0,
+            lx + 29.0,
             ly + 4.0,
             escape(series.label)
         );
