@@ -429,3 +429,28 @@ fn rls_capacity_resumes_its_sweep() {
     assert_eq!(p["points"].as_object().unwrap().len(), 3); // 2 τ_s + 1 capacity point
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Invalid RLS configurations are refused with a message naming the value.
+#[test]
+fn bad_rls_configs_name_the_value() {
+    let dir = temp_dir("rls-bad");
+    for (json, needle) in [
+        (r#"{"tau_syn_ms": -5.0}"#, "tau_syn"),
+        (r#"{"lambda": 0.0}"#, "lambda"),
+        (r#"{"p": 1.5}"#, "probability 1.5"),
+        (r#"{"window_ms": 0.0}"#, "window"),
+    ] {
+        let cfg = write_config(&dir, json);
+        let out = spikeburn()
+            .args(["run", "rls-sines", "--quick", "--config"])
+            .arg(&cfg)
+            .arg("--out")
+            .arg(dir.join("out"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{json} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{json}: {err}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
