@@ -370,6 +370,48 @@ impl Learner {
 mod tests {
     use super::*;
 
+    #[test]
+    fn sparse_sets_follow_the_spec_and_train() {
+        let sets = presynaptic_sets(50, 0.1, 1234).unwrap().unwrap();
+        assert_eq!(sets.width, 5); // round(0.1 · 49)
+        for i in 0..50 {
+            let set = &sets.index[i * 5..(i + 1) * 5];
+            assert!(!set.contains(&(i as u32)) && set.windows(2).all(|w| w[0] < w[1]));
+            // The K smallest keys U(i N + j) over j ≠ i.
+            let mut keyed: Vec<(f64, u32)> = (0..50)
+                .filter(|j| *j != i)
+                .map(|j| (uniform(1234, 15, (i * 50 + j) as u64), j as u32))
+                .collect();
+            keyed.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut want: Vec<u32> = keyed[..5].iter().map(|k| k.1).collect();
+            want.sort_unstable();
+            assert_eq!(set, want.as_slice());
+        }
+        assert!(presynaptic_sets(50, 1.0, 1234).unwrap().is_none());
+        let opts = W2Options {
+            n: 200,
+            p: 0.1,
+            shared_p: false,
+            ..W2Options::default()
+        };
+        let r = run(&opts, &Device::default()).unwrap();
+        assert!(r.finite && r.k == 20);
+        assert!(
+            r.mse_last_epoch < 0.1 * r.mse_first_epoch,
+            "{:?}",
+            r.mse_per_epoch
+        );
+        let shared = W2Options {
+            shared_p: true,
+            ..opts
+        };
+        assert!(
+            run(&shared, &Device::default())
+                .unwrap_err()
+                .contains("--shared-p")
+        );
+    }
+
     /// The spec's numpy reference (shared P, N = 500, seed 1234).
     #[test]
     fn shared_p_matches_the_reference_errors() {
