@@ -137,6 +137,9 @@ struct SmnistCheckpoint {
     /// The readout bias (trained by plain Adam; DEEP R rewires only weights).
     #[serde(default)]
     readout_bias: Vec<f32>,
+    /// Held-out accuracy at each evaluation so far.
+    #[serde(default)]
+    test_curve: Vec<(f64, f64)>,
 }
 
 #[derive(Module, Debug)]
@@ -245,7 +248,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
             .map_err(|e| e.to_string())?,
     };
     let ckpt_path = report.out_dir().join("deep_r_checkpoint.json");
-    let (mut matrices, mut deep_r, start, mut curve, mut readout_bias) =
+    let (mut matrices, mut deep_r, start, mut curve, mut readout_bias, mut test_curve) =
         match (opts.resume, std::fs::read_to_string(&ckpt_path)) {
             (true, Ok(text)) => {
                 let c: SmnistCheckpoint =
@@ -261,7 +264,14 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
                 } else {
                     vec![0.0; 10]
                 };
-                (c.matrices, c.optimizer, c.iteration, c.curve, bias)
+                (
+                    c.matrices,
+                    c.optimizer,
+                    c.iteration,
+                    c.curve,
+                    bias,
+                    c.test_curve,
+                )
             }
             _ => {
                 let mut rng = StdRng::seed_from_u64(opts.seed);
@@ -271,7 +281,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
                     RewiredMatrix::init(n, 10, cfg.connectivity, None, &mut rng)?,
                 ];
                 let opt = DeepR::new(cfg.deep_r, &m, opts.seed)?;
-                (m, opt, 0, vec![], vec![0.0; 10])
+                (m, opt, 0, vec![], vec![0.0; 10], vec![])
             }
         };
     let total_params = matrices.iter().map(|m| m.theta.len()).sum::<usize>();
@@ -280,7 +290,6 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
         "smnist",
     );
     let mut times = vec![];
-    let mut test_curve: Vec<(f64, f64)> = vec![];
     let evaluate = |model: &SmnistNet, matrices: &[RewiredMatrix], bias: &[f32]| -> f64 {
         let mut eval = model.clone();
         eval.load_weights(matrices, bias, &device);
@@ -355,6 +364,8 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
         if done || (cfg.eval_every > 0 && (it + 1) % cfg.eval_every == 0) {
             test_accuracy = evaluate(&model, &matrices, &readout_bias);
             test_curve.push(((it + 1) as f64, test_accuracy));
+            // Kept on disk as it grows: a killed run still shows its curve.
+            report.write_json("test_curve.json", &test_curve)?;
         }
         if done || (cfg.checkpoint_every > 0 && (it + 1) % cfg.checkpoint_every == 0) {
             let c = SmnistCheckpoint {
@@ -364,6 +375,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
                 optimizer: deep_r.clone(),
                 curve: curve.clone(),
                 readout_bias: readout_bias.clone(),
+                test_curve: test_curve.clone(),
             };
             let tmp = ckpt_path.with_extension("json.tmp");
             std::fs::write(&tmp, serde_json::to_string(&c).map_err(|e| e.to_string())?)
