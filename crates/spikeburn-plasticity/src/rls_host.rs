@@ -23,9 +23,10 @@ pub struct HostRls {
     updates: u64,
     threads: usize,
     lengths: Vec<usize>,
-    /// `[N][K]`: the sign each weight must keep (0 = unconstrained); empty
-    /// without a constraint.
+    /// `[N][K]` in per-neuron mode: the sign each weight must keep (0 = free).
     signs: Vec<i8>,
+    /// Whether a sign constraint was set.
+    constrained: bool,
     /// `[N][K]`: weights removed from training by the sign constraint.
     frozen: Vec<bool>,
     /// Shared mode: `k = P q` and `c` of the last update.
@@ -61,8 +62,10 @@ impl HostRls {
             updates: 0,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             lengths: vec![inputs; neurons],
-            signs: vec![],
-            frozen: vec![],
+            // Allocated once: the per-neuron update walks them every time.
+            signs: vec![0; if shared { 0 } else { neurons * inputs }],
+            constrained: false,
+            frozen: vec![false; if shared { 0 } else { neurons * inputs }],
             gain: vec![],
             gain_c: 0.0,
         })
@@ -121,7 +124,8 @@ impl HostRls {
                 }
             })
             .collect();
-        self.frozen = vec![false; weights.len()];
+        self.frozen.fill(false);
+        self.constrained = true;
         Ok(self)
     }
 
@@ -163,14 +167,8 @@ impl HostRls {
             self.gain_c = c;
         } else {
             let per = n.div_ceil(self.threads.max(1));
-            let constrained = !self.signs.is_empty();
-            let empty_signs = vec![0i8; if constrained { 0 } else { n * k }];
-            let mut empty_frozen = vec![false; if constrained { 0 } else { n * k }];
-            let (signs, frozen) = if constrained {
-                (&self.signs[..], &mut self.frozen[..])
-            } else {
-                (&empty_signs[..], &mut empty_frozen[..])
-            };
+            let constrained = self.constrained;
+            let (signs, frozen) = (&self.signs[..], &mut self.frozen[..]);
             let lengths = &self.lengths;
             std::thread::scope(|s| {
                 for (((p, w), (q, e)), ((sg, fr), len)) in self
@@ -332,23 +330,6 @@ impl HostRls {
     }
 }
 
-/// `out[i] = rows[i] · q` for the rows of a row-major matrix with `k` columns.
-fn gemv_rows(rows: &[f32], k: usize, q: &[f32], out: &mut [f32]) {
-    for (row, o) in rows.chunks_exact(k).zip(out) {
-        *o = dot(row, q) as f32;
-    }
-}
-
-/// `M ← M − c a kᵀ` for the rows of `m` (`a` one scalar per row).
-fn subtract_outer(m: &mut [f32], k: usize, a: &[f32], c: f32, kv: &[f32]) {
-    for (row, ai) in m.chunks_exact_mut(k).zip(a) {
-        let ca = c * ai;
-        for (v, kj) in row.iter_mut().zip(kv) {
-            *v -= ca * kj;
-        }
-    }
-}
-
 /// `a · b` accumulated in f64 over 8 independent lanes: long f32 sums drift
 /// enough to move spike times, and separate lanes let the compiler vectorise.
 pub fn dot(a: &[f32], b: &[f32]) -> f64 {
@@ -368,22 +349,33 @@ pub fn dot(a: &[f32], b: &[f32]) -> f64 {
     lanes.iter().sum::<f64>() + tail
 }
 
+/// `out[i] = rows[i][..q.len()] · q` for the rows of a row-major matrix
+/// with row stride `stride`.
+fn gemv_rows(rows: &[f32], stride: usize, q: &[f32], out: &mut [f32]) {
+    for (row, o) in rows.chunks(stride).zip(out) {
+        *o = dot(&row[..q.len()], q) as f32;
+    }
+}
+
+/// `M[i][..kv.len()] −= c a_i kvᵀ` for the rows of `m` (row stride `stride`,
+/// one scalar `a_i` per row).
+fn subtract_outer(m: &mut [f32], stride: usize, a: &[f32], c: f32, kv: &[f32]) {
+    for (row, ai) in m.chunks_mut(stride).zip(a) {
+        let ca = c * ai;
+        for (v, kj) in row[..kv.len()].iter_mut().zip(kv) {
+            *v -= ca * kj;
+        }
+    }
+}
+
 /// `k = P q`, `c = 1/(1 + qᵀk)`, `P ← P − c k kᵀ` on the leading
 /// `q.len()` × `q.len()` block of one symmetric `P` stored with row stride
 /// `stride`; leaves `k` in `kv` and returns `c`.
 fn update_one(p: &mut [f32], stride: usize, q: &[f32], kv: &mut [f32]) -> f32 {
     let l = q.len();
-    for (i, out) in kv.iter_mut().enumerate() {
-        *out = dot(&p[i * stride..i * stride + l], q) as f32;
-    }
-    let qk = dot(q, kv);
-    let c = (1.0 / (1.0 + qk)) as f32;
-    for i in 0..l {
-        let cki = c * kv[i];
-        for (pv, kj) in p[i * stride..i * stride + l].iter_mut().zip(kv.iter()) {
-            *pv -= cki * kj;
-        }
-    }
+    gemv_rows(&p[..(l - 1) * stride + l], stride, q, kv);
+    let c = (1.0 / (1.0 + dot(q, kv))) as f32;
+    subtract_outer(&mut p[..(l - 1) * stride + l], stride, kv, c, kv);
     c
 }
 
