@@ -143,9 +143,7 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
             && step % 100 == 0
         {
             // Re-synchronise with an exact W r now and then (bounds rounding drift).
-            for (a, row) in acc.iter_mut().zip(w.chunks_exact(k)) {
-                *a = spikeburn_plasticity::rls_host::dot(row, &r);
-            }
+            exact_drive(acc, w, &r);
         }
         let u = match &drive {
             Some(acc) => acc.iter().map(|x| *x as f32).collect(),
@@ -178,11 +176,7 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
                                 *a -= (c * ei) as f64 * kr;
                             }
                         }
-                        None => {
-                            for (a, row) in acc.iter_mut().zip(w.chunks_exact(k)) {
-                                *a = spikeburn_plasticity::rls_host::dot(row, &r);
-                            }
-                        }
+                        None => exact_drive(acc, w, &r),
                     }
                 }
                 t_rls += t0.elapsed().as_secs_f64();
@@ -244,6 +238,13 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
         p_mem_mb: p_entries as f64 * 4.0 / 1e6,
         finite,
     })
+}
+
+/// `acc_i = w_i · r` in f64 (all-to-all weights `[N][N]`).
+fn exact_drive(acc: &mut [f64], w: &[f32], r: &[f32]) {
+    for (a, row) in acc.iter_mut().zip(w.chunks_exact(r.len())) {
+        *a = spikeburn_plasticity::rls_host::dot(row, r);
+    }
 }
 
 /// `[N][K]` regressors `r[J_i]` (`None` for all-to-all: every row is `r`).

@@ -315,23 +315,21 @@ pub fn evaluate(
         rate += rec.rate_hz(n, cfg.dt_ms) / trials as f64;
         last = rec;
     }
-    let alive: Vec<f64> = per_neuron
-        .iter()
-        .zip(&setup.net.silenced)
-        .filter(|(_, s)| !**s)
-        .map(|(c, _)| *c)
-        .collect();
-    let correlation = alive.iter().sum::<f64>() / alive.len().max(1) as f64;
+    // Mean over the neurons still in the network.
+    let mean_alive = |per: &[f64]| {
+        let alive: Vec<f64> = per
+            .iter()
+            .zip(&setup.net.silenced)
+            .filter(|(_, s)| !**s)
+            .map(|(c, _)| *c)
+            .collect();
+        alive.iter().sum::<f64>() / alive.len().max(1) as f64
+    };
+    let correlation = mean_alive(&per_neuron);
     let (_, per_mean) = pearson_per_neuron(&setup.targets, &mean_response, n);
-    let alive_mean: Vec<f64> = per_mean
-        .iter()
-        .zip(&setup.net.silenced)
-        .filter(|(_, s)| !**s)
-        .map(|(c, _)| *c)
-        .collect();
     Ok(Evaluation {
         correlation,
-        correlation_trial_averaged: alive_mean.iter().sum::<f64>() / alive_mean.len().max(1) as f64,
+        correlation_trial_averaged: mean_alive(&per_mean),
         per_neuron,
         rate_hz: rate,
         last,
