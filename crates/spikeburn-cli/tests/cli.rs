@@ -258,6 +258,14 @@ fn smnist_runs_on_a_tiny_idx_dataset_with_deep_r() {
         "test accuracy {acc} (chance 0.25 on this 4-class set)"
     );
     assert!(m["sec_per_iter"].as_f64().unwrap() > 0.0);
+    let log = std::fs::read_to_string(dir.join("out/metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 100, "one metrics line per iteration");
+    assert_eq!(lines[99]["iteration"], 100);
+    assert!(lines.iter().all(|l| l["rate_hz"].as_f64().unwrap() >= 0.0));
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -13,7 +13,7 @@ pub mod schedule;
 pub mod trainer;
 
 pub use checkpoint::{Checkpoint, TrainState};
-pub use deep_r::{DeepR, DeepRConfig, RewiredMatrix};
+pub use deep_r::{DeepR, DeepRConfig, RewiredMatrix, clip_by_global_norm};
 pub use regulariser::firing_rate_regulariser;
 pub use schedule::StepDecay;
 pub use trainer::{BpttTrainer, IterationReport, StepOutput, Task, TrainerConfig};

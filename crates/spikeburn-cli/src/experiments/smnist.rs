@@ -18,7 +18,10 @@ use spikeburn_core::layer::{
 };
 use spikeburn_core::neuron::{Alif, AlifConfig, InputScaling};
 use spikeburn_tasks::mnist::{CHANNELS, Mnist, encode_threshold_crossings};
-use spikeburn_train::{DeepR, DeepRConfig, RewiredMatrix, StepDecay, firing_rate_regulariser};
+use spikeburn_train::{
+    DeepR, DeepRConfig, RewiredMatrix, StepDecay, clip_by_global_norm, firing_rate_regulariser,
+};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -55,10 +58,20 @@ pub struct SmnistConfig {
     pub readout_input_scaling: InputScaling,
     /// Fraction of connections DEEP R keeps active.
     pub connectivity: f64,
+    /// Dale's law with this fraction of excitatory inputs and neurons and the
+    /// LSNN code's balanced, spectral-radius-1 initialisation
+    /// ([`RewiredMatrix::init_balanced`]; 0.75 there); `null` = random signs
+    /// per synapse and `|N(0, 1)|/√fan-in` magnitudes.
+    pub excitatory_fraction: Option<f64>,
     /// DEEP R hyper-parameters.
     pub deep_r: DeepRConfig,
     /// Learning-rate schedule.
     pub schedule: StepDecay,
+    /// Largest joint norm of the gradients (weights and readout bias); larger
+    /// ones are scaled down. Not in the LSNN code; without it, runs here met
+    /// BPTT explosions (norm 10⁸ against a median of 10) that collapsed the
+    /// accuracy to chance. `null` turns clipping off.
+    pub max_grad_norm: Option<f64>,
     /// Weight of the firing-rate regulariser (target 10 Hz).
     pub rate_reg: f64,
     /// Batch size.
@@ -91,6 +104,7 @@ impl Default for SmnistConfig {
             n_delay: 1,
             readout_input_scaling: InputScaling::Leaky,
             connectivity: 0.12,
+            excitatory_fraction: Some(0.75),
             deep_r: DeepRConfig {
                 l1: 0.01,
                 temperature: 0.0,
@@ -106,6 +120,7 @@ impl Default for SmnistConfig {
                 factor: 0.8,
                 every: 2500,
             },
+            max_grad_norm: Some(20.0),
             rate_reg: 0.1,
             batch: 256,
             iterations: 36_000,
@@ -200,6 +215,38 @@ fn batch_tensor(data: &Mnist, idx: &[usize], cue: usize, device: &Device) -> Ten
     )
 }
 
+/// Signs under Dale's law, as the LSNN code assigns them: a fraction
+/// `excitatory` of the input channels (shuffled) and of the neurons (the
+/// inhibitory ones first, i.e. among the LIF neurons) are excitatory.
+fn dale_signs(
+    inputs: usize,
+    neurons: usize,
+    excitatory: f64,
+    rng: &mut StdRng,
+) -> Result<(Vec<f32>, Vec<f32>), String> {
+    if inputs < 2 || neurons < 2 {
+        return Err(format!(
+            "Dale's law needs at least 2 inputs and 2 neurons (one of each sign), got {inputs} and {neurons}"
+        ));
+    }
+    if !(excitatory > 0.0 && excitatory < 1.0) {
+        return Err(format!(
+            "`excitatory_fraction` = {excitatory} is invalid: expected a fraction in (0, 1) (null turns Dale's law off)"
+        ));
+    }
+    let signs = |n: usize| -> Vec<f32> {
+        let n_exc = ((excitatory * n as f64).round() as usize).clamp(1, n - 1);
+        (0..n)
+            .map(|i| if i < n - n_exc { -1.0 } else { 1.0 })
+            .collect()
+    };
+    let mut input = signs(inputs);
+    for i in (1..input.len()).rev() {
+        input.swap(i, rng.random_range(0..=i));
+    }
+    Ok((input, signs(neurons)))
+}
+
 /// Runs the experiment and returns the final JSON line.
 pub fn run(opts: &RunOptions) -> Result<String, String> {
     let base = if opts.quick {
@@ -209,6 +256,13 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
     };
     let cfg = super::load_config(base, opts.config.as_deref())?;
     cfg.schedule.validate()?;
+    if let Some(c) = cfg.max_grad_norm
+        && (c.is_nan() || c <= 0.0)
+    {
+        return Err(format!(
+            "`max_grad_norm` = {c} is invalid: expected > 0 or null"
+        ));
+    }
     if cfg.batch == 0
         || cfg.iterations == 0
         || cfg.readout_steps == 0
@@ -281,15 +335,62 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
             }
             _ => {
                 let mut rng = StdRng::seed_from_u64(opts.seed);
-                let m = vec![
-                    RewiredMatrix::init(CHANNELS, n, cfg.connectivity, None, &mut rng)?,
-                    RewiredMatrix::init(n, n, cfg.connectivity, None, &mut rng)?,
-                    RewiredMatrix::init(n, 10, cfg.connectivity, None, &mut rng)?,
-                ];
+                let m = match cfg.excitatory_fraction {
+                    Some(f) => {
+                        let (input_sign, neuron_sign) = dale_signs(CHANNELS, n, f, &mut rng)?;
+                        vec![
+                            RewiredMatrix::init_balanced(
+                                &input_sign,
+                                n,
+                                cfg.connectivity,
+                                &mut rng,
+                            )?,
+                            RewiredMatrix::init_balanced(
+                                &neuron_sign,
+                                n,
+                                cfg.connectivity,
+                                &mut rng,
+                            )?,
+                            RewiredMatrix::init_balanced(
+                                &neuron_sign,
+                                10,
+                                cfg.connectivity,
+                                &mut rng,
+                            )?,
+                        ]
+                    }
+                    None => vec![
+                        RewiredMatrix::init(CHANNELS, n, cfg.connectivity, None, &mut rng)?,
+                        RewiredMatrix::init(n, n, cfg.connectivity, None, &mut rng)?,
+                        RewiredMatrix::init(n, 10, cfg.connectivity, None, &mut rng)?,
+                    ],
+                };
                 let opt = DeepR::new(cfg.deep_r, &m, opts.seed)?;
                 (m, opt, 0, vec![], vec![0.0; 10], vec![])
             }
         };
+    // One line per iteration. A resumed run keeps the lines its checkpoint
+    // covers (a killed run may have logged a few iterations past it).
+    let metrics_path = report.out_dir().join("metrics.jsonl");
+    let kept: String = match std::fs::read_to_string(&metrics_path) {
+        Ok(text) if start > 0 => text
+            .lines()
+            .filter(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .and_then(|v| v["iteration"].as_u64())
+                    .is_some_and(|i| i as usize <= start)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect(),
+        _ => String::new(),
+    };
+    std::fs::write(&metrics_path, kept)
+        .map_err(|e| format!("cannot write {}: {e}", metrics_path.display()))?;
+    let mut metrics = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&metrics_path)
+        .map_err(|e| format!("cannot open {}: {e}", metrics_path.display()))?;
     let total_params = matrices.iter().map(|m| m.theta.len()).sum::<usize>();
     let progress = super::progress_bar(
         (cfg.iterations - start.min(cfg.iterations)) as u64,
@@ -341,11 +442,6 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
                 .map(host)
                 .ok_or("missing gradient".to_string())
         };
-        let g = vec![
-            grad(&model.recurrent.input_weights)?,
-            grad(&model.recurrent.recurrent_weights)?,
-            grad(&model.readout.weights)?,
-        ];
         let bias_grad = model
             .readout
             .bias
@@ -358,10 +454,33 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
                     .unwrap_or_default()
             })
             .ok_or("missing gradient of the readout bias")?;
-        deep_r.step(&mut matrices, &g, cfg.schedule.at(it))?;
+        let mut g = vec![
+            grad(&model.recurrent.input_weights)?,
+            grad(&model.recurrent.recurrent_weights)?,
+            grad(&model.readout.weights)?,
+            bias_grad,
+        ];
+        let grad_norm = clip_by_global_norm(&mut g, cfg.max_grad_norm.unwrap_or(f64::INFINITY));
+        if !grad_norm.is_finite() {
+            return Err(format!(
+                "training diverged: gradient norm {grad_norm} at iteration {it}"
+            ));
+        }
+        let bias_grad = g.pop().unwrap_or_default();
+        let rewired = deep_r.step(&mut matrices, &g, cfg.schedule.at(it))?;
         deep_r.step_dense(0, &mut readout_bias, &bias_grad, cfg.schedule.at(it))?;
         times.push(t0.elapsed().as_secs_f64());
         curve.push((it as f64, acc));
+        let line = serde_json::json!({
+            "iteration": it + 1,
+            "loss": loss_value,
+            "accuracy": acc,
+            "rate_hz": rate_hz,
+            "grad_norm": grad_norm,
+            "rewired": rewired,
+            "lr": cfg.schedule.at(it),
+        });
+        writeln!(metrics, "{line}").map_err(|e| format!("cannot write metrics.jsonl: {e}"))?;
         progress.set_message(format!(
             "loss {loss_value:.3} batch acc {acc:.2} rate {rate_hz:.1} Hz"
         ));
