@@ -51,7 +51,7 @@ pub struct SmnistConfig {
     /// Refractory period (steps).
     pub refractory_steps: usize,
     /// Largest synaptic delay in steps (LSNN `n_delay`: 10 in the paper's
-    /// code); 1 = no delays. Delays run on the slower per-step path.
+    /// code); 1 = no delays.
     pub n_delay: usize,
     /// Readout input gain: `leaky` = `1 − κ` on the filtered spikes, as the
     /// LSNN code's `psp` readout; `direct` = 1 (20× larger logits at τ = 20 ms).

@@ -46,7 +46,7 @@ pub struct StoreRecallExperiment {
     /// Refractory period (steps).
     pub refractory_steps: usize,
     /// Largest synaptic delay in steps (LSNN `n_delay`: 10 in the paper's
-    /// code); 1 = no delays. Delays run on the slower per-step path.
+    /// code); 1 = no delays.
     pub n_delay: usize,
     /// Batch size.
     pub batch: usize,

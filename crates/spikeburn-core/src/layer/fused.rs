@@ -20,7 +20,9 @@
 //! Two implementations: on CPU backends (flex, ndarray) the kernels of
 //! `fused_host` run in host memory, exploit spike sparsity and split the batch
 //! over threads, and accumulate the weight gradients during the backward
-//! sweep; on other backends (wgpu, CUDA) a generic version in Burn tensor ops
+//! sweep; they also run synaptic delays (`I_t = Σ_e x_{t−e} W_in^(e) +
+//! Σ_d z_{t−d} W_rec^(d)`, so `δz_t` gathers `δI_{t+d}` over each synapse's
+//! delay); on other backends (wgpu, CUDA) a generic version in Burn tensor ops
 //! runs the same recursion, with the weight and input gradients as single
 //! matmuls over the whole sequence.
 
@@ -37,7 +39,7 @@ use burn::tensor::{Shape, Slice, TensorData};
 use std::sync::Arc;
 
 use super::fused_host::{
-    HostBackward, HostDynamics, HostForward, HostSaved, merge_rows, take_rows,
+    HostBackward, HostDelays, HostDynamics, HostForward, HostSaved, merge_rows, take_rows,
 };
 use crate::spike::{Surrogate, SurrogateGradient};
 
@@ -69,6 +71,8 @@ pub(crate) struct FusedOutput {
     pub spikes: Tensor<3>,
     pub last_membrane: Tensor<2>,
     pub last_adaptation: Option<Tensor<2>>,
+    /// With delays: the drive in flight, slot `k` due `k` steps after the end.
+    pub pending: Option<Vec<Tensor<2>>>,
 }
 
 /// Backend extension: attaches the BPTT backward to a simulated spike train.
@@ -327,15 +331,25 @@ impl<B: FusedBpttOps, C: CheckpointStrategy> FusedBpttOps for Autodiff<B, C> {
 /// Simulates `input` (`[T, B, n_in]`) from rest off the autodiff graph and
 /// returns spikes carrying the fused backward; `None` when this device and
 /// configuration are not covered (the caller then takes the per-step path).
+///
+/// `delays` are the layer's one-hot delay masks (recurrent `[D, N, N]` for
+/// delays `1..=D`, input `[D, n_in, N]` for `0..D`); only the host kernels
+/// run them.
 pub(crate) fn run_fused(
     dynamics: &FusedDynamics,
     input: Tensor<3>,
     w_in: Tensor<2>,
     w_rec: Tensor<2>,
+    delays: Option<(&Tensor<3>, &Tensor<3>)>,
 ) -> Option<FusedOutput> {
     if is_host_device(&w_in.clone().inner().device()) {
-        Some(run_host(dynamics, input, w_in, w_rec))
-    } else if dynamics.refractory_steps == 0 {
+        let delays = delays.map(|(rec, inp)| HostDelays {
+            max_delay: rec.dims()[0],
+            recurrent: delay_indices(rec, 1),
+            input: delay_indices(inp, 0),
+        });
+        Some(run_host(dynamics, input, w_in, w_rec, delays))
+    } else if dynamics.refractory_steps == 0 && delays.is_none() {
         Some(run_tensor_ops(dynamics, input, w_in, w_rec))
     } else {
         None
@@ -349,12 +363,29 @@ fn host_data<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .expect("f32 data")
 }
 
+/// Per-synapse delays `offset + d` from one-hot masks `[D, rows, cols]`.
+fn delay_indices(masks: &Tensor<3>, offset: u16) -> Vec<u16> {
+    let [d, rows, cols] = masks.dims();
+    let plane = rows * cols;
+    let data = host_data(masks.clone());
+    let mut out = vec![offset; plane];
+    for k in 0..d {
+        for (o, m) in out.iter_mut().zip(&data[k * plane..(k + 1) * plane]) {
+            if *m != 0.0 {
+                *o = offset + k as u16;
+            }
+        }
+    }
+    out
+}
+
 /// The CPU path: everything between the weights and the spikes in host memory.
 fn run_host(
     dynamics: &FusedDynamics,
     input: Tensor<3>,
     w_in: Tensor<2>,
     w_rec: Tensor<2>,
+    delays: Option<HostDelays>,
 ) -> FusedOutput {
     let [steps, batch, n_in] = input.dims();
     let n = w_rec.dims()[0];
@@ -381,7 +412,17 @@ fn run_host(
         surrogate: psi.as_ref().map(|f| f as &(dyn Fn(f32) -> f32 + Sync)),
         refractory_steps: dynamics.refractory_steps,
     };
-    let mut parts = super::fused_host::forward_parallel(&x, &wi, &wr, steps, batch, n_in, n, &host);
+    let mut parts = super::fused_host::forward_parallel(
+        &x,
+        &wi,
+        &wr,
+        steps,
+        batch,
+        n_in,
+        n,
+        &host,
+        delays.as_ref(),
+    );
     drop(x);
     if host.surrogate.is_none() {
         // A user surrogate is a tensor function: evaluate it once on the whole sequence.
@@ -419,6 +460,23 @@ fn run_host(
     };
     let last_membrane = last(|f| &f.last_membrane);
     let last_adaptation = adaptive.then(|| last(|f| &f.last_adaptation));
+    let pending = delays.as_ref().map(|dl| {
+        let flat = merge_rows(
+            parts.iter().map(|p| (p.rows, p.forward.pending.as_slice())),
+            dl.max_delay,
+            batch,
+            n,
+        );
+        (0..dl.max_delay)
+            .map(|k| {
+                let slot = flat[k * batch * n..(k + 1) * batch * n].to_vec();
+                Tensor::<2>::from_inner(Tensor::from_data(
+                    TensorData::new(slot, [batch, n]),
+                    &device,
+                ))
+            })
+            .collect()
+    });
     let spikes = Tensor::<3>::from_inner(Tensor::from_data(
         TensorData::new(spikes, [steps, batch, n]),
         &device,
@@ -439,6 +497,7 @@ fn run_host(
             adaptive,
             adaptive_reset: dynamics.adaptive_reset,
         },
+        delays,
     }));
     let spikes_tracked = Tensor::from_dispatch(<Dispatch as FusedBpttOps>::attach_bptt(
         input.into_dispatch(),
@@ -459,6 +518,7 @@ fn run_host(
         spikes: spikes_tracked,
         last_membrane,
         last_adaptation,
+        pending,
     }
 }
 
@@ -547,6 +607,7 @@ fn run_tensor_ops(
         spikes: spikes_tracked,
         last_membrane,
         last_adaptation,
+        pending: None,
     }
 }
 

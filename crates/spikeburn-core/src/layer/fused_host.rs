@@ -25,6 +25,44 @@ pub(crate) struct HostDynamics<'a> {
     pub refractory_steps: usize,
 }
 
+/// Integer synaptic delays (see `RecurrentSpikingConfig::max_delay`): the
+/// drive of step `t` is `Σ_e x_{t−e} W_in^(e) + Σ_d z_{t−d} W_rec^(d)`.
+#[derive(Clone, Debug)]
+pub(crate) struct HostDelays {
+    /// `D`.
+    pub max_delay: usize,
+    /// `[N, N]` row-major, each in `1..=D`.
+    pub recurrent: Vec<u16>,
+    /// `[n_in, N]` row-major, each in `0..D`.
+    pub input: Vec<u16>,
+}
+
+/// A synapse onto neuron `target` after `delay` steps.
+#[derive(Clone, Copy)]
+struct Synapse {
+    target: u32,
+    delay: u16,
+    weight: f32,
+}
+
+/// The non-zero synapses of `w` (`[rows, n]`) grouped by presynaptic row:
+/// with rewired (sparse) weights every delayed product costs only the
+/// synapses that exist.
+fn synapse_lists(w: &[f32], delays: &[u16], rows: usize, n: usize) -> Vec<Vec<Synapse>> {
+    (0..rows)
+        .map(|i| {
+            (0..n)
+                .filter(|&j| w[i * n + j] != 0.0)
+                .map(|j| Synapse {
+                    target: j as u32,
+                    delay: delays[i * n + j],
+                    weight: w[i * n + j],
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// Everything the forward pass produces, `[T, B, N]` row-major unless noted.
 pub(crate) struct HostForward {
     /// Spikes as bytes (0/1): a quarter of the memory of f32.
@@ -41,6 +79,9 @@ pub(crate) struct HostForward {
     /// `v` and `a` after the last step, `[B, N]`.
     pub last_membrane: Vec<f32>,
     pub last_adaptation: Vec<f32>,
+    /// With delays: the drive in flight after the last step, `[D, B, N]`
+    /// (slot `k` arrives at step `T + k`).
+    pub pending: Vec<f32>,
 }
 
 impl HostForward {
@@ -67,6 +108,7 @@ pub(crate) fn forward(
     batch: usize,
     n: usize,
     d: &HostDynamics,
+    delays: Option<&HostDelays>,
 ) -> HostForward {
     let size = batch * n;
     let total = steps * size;
@@ -91,7 +133,18 @@ pub(crate) fn forward(
         },
         last_membrane: vec![0.0; size],
         last_adaptation: vec![0.0; size],
+        pending: vec![],
     };
+    // With delays the drive goes through a ring of D + 1 slots (step s in
+    // slot s mod (D + 1)): inputs land 0..D−1 steps ahead, spikes 1..D.
+    let slots = delays.map_or(0, |dl| dl.max_delay + 1);
+    let mut ring = vec![0f32; slots * size];
+    let lists = delays.map(|dl| {
+        (
+            synapse_lists(w_in, &dl.input, n_in, n),
+            synapse_lists(w_rec, &dl.recurrent, n, n),
+        )
+    });
     let psi = |x: f32| d.surrogate.map_or(1.0, |f| f(x));
     let mut v = vec![0f32; size];
     let mut a = vec![0f32; size];
@@ -107,16 +160,36 @@ pub(crate) fn forward(
     let sparse_input = density(input) < SPARSE_DENSITY;
     for t in 0..steps {
         let x_t = &input[t * batch * n_in..(t + 1) * batch * n_in];
-        project_into(&mut projected, x_t, w_in, batch, n_in, n, sparse_input);
+        if let Some((in_lists, _)) = &lists {
+            for b in 0..batch {
+                for (i, &x) in x_t[b * n_in..(b + 1) * n_in].iter().enumerate() {
+                    if x != 0.0 {
+                        for syn in &in_lists[i] {
+                            let slot = (t + syn.delay as usize) % slots;
+                            ring[slot * size + b * n + syn.target as usize] += x * syn.weight;
+                        }
+                    }
+                }
+            }
+        } else {
+            project_into(&mut projected, x_t, w_in, batch, n_in, n, sparse_input);
+        }
         for b in 0..batch {
             let row = b * n..(b + 1) * n;
             let base = t * size + b * n;
-            current.copy_from_slice(&projected[row.clone()]);
-            active.clear();
-            active.extend((0..n).filter(|&j| z_prev[b * n + j] != 0.0));
-            for &j in &active {
-                for (c, w) in current.iter_mut().zip(&w_rec[j * n..(j + 1) * n]) {
-                    *c += *w;
+            if lists.is_some() {
+                // Spikes of earlier steps were sent here when they happened.
+                let now = &mut ring[(t % slots) * size + b * n..][..n];
+                current.copy_from_slice(now);
+                now.fill(0.0);
+            } else {
+                current.copy_from_slice(&projected[row.clone()]);
+                active.clear();
+                active.extend((0..n).filter(|&j| z_prev[b * n + j] != 0.0));
+                for &j in &active {
+                    for (c, w) in current.iter_mut().zip(&w_rec[j * n..(j + 1) * n]) {
+                        *c += *w;
+                    }
                 }
             }
             if n_ref > 0 {
@@ -196,6 +269,22 @@ pub(crate) fn forward(
         for (zp, z) in z_prev.iter_mut().zip(&out.spikes[t * size..(t + 1) * size]) {
             *zp = *z as f32;
         }
+        if let Some((_, rec_lists)) = &lists {
+            for (k, z) in out.spikes[t * size..(t + 1) * size].iter().enumerate() {
+                if *z != 0 {
+                    let (b, i) = (k / n, k % n);
+                    for syn in &rec_lists[i] {
+                        let slot = (t + syn.delay as usize) % slots;
+                        ring[slot * size + b * n + syn.target as usize] += syn.weight;
+                    }
+                }
+            }
+        }
+    }
+    if let Some(dl) = delays {
+        out.pending = (0..dl.max_delay)
+            .flat_map(|k| ring[((steps + k) % slots) * size..][..size].iter().copied())
+            .collect();
     }
     out.last_membrane = v;
     out.last_adaptation = a;
@@ -268,13 +357,35 @@ pub(crate) struct HostBackward {
     pub adaptive_reset: bool,
 }
 
+/// `δI` of the steps `t, t+1, …, t+D` during the reverse sweep (a ring of
+/// `D + 1` buffers of `[batch, N]`; `D = 1` without delays).
+pub(crate) struct DeltaWindow<'a> {
+    ring: &'a [f32],
+    slots: usize,
+    size: usize,
+    t: usize,
+    steps: usize,
+}
+
+impl DeltaWindow<'_> {
+    /// `δI_{t+k}` (`[batch, N]`), or `None` past the end of the sequence.
+    pub(crate) fn at(&self, k: usize) -> Option<&[f32]> {
+        (k < self.slots && self.t + k < self.steps).then(|| {
+            let slot = (self.t + k) % self.slots;
+            &self.ring[slot * self.size..(slot + 1) * self.size]
+        })
+    }
+}
+
 /// The reverse recursion of [`super::fused`] for one range of the batch.
 ///
 /// `grad` is the full `[T, B_total, N]` upstream gradient; this call handles
 /// the `batch` rows starting at `first`. `beta` rebuilds `Ka = −β Kv` when
-/// `ka` is empty. `on_delta(t, δI_t)` receives each step's `[batch, N]`
-/// result as soon as it is known (from `t = T−1` down to 0), so gradients
-/// accumulate on the fly and `δI` is never stored for the whole sequence.
+/// `ka` is empty. `on_delta(t, window)` is called as soon as `δI_t` is known
+/// (from `t = T−1` down to 0) with `δI_t … δI_{t+D}` in `window`, so
+/// gradients accumulate on the fly and `δI` is never stored for the whole
+/// sequence. With `delays`, `δz_t = ∂L/∂z_t + Σ_d δI_{t+d} W_rec^(d)ᵀ` runs
+/// over the existing synapses only.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn reverse(
     grad: &[f32],
@@ -288,18 +399,23 @@ pub(crate) fn reverse(
     batch: usize,
     n: usize,
     c: &HostBackward,
-    mut on_delta: impl FnMut(usize, &[f32]),
+    delays: Option<&HostDelays>,
+    mut on_delta: impl FnMut(usize, &DeltaWindow),
 ) {
     let size = batch * n;
+    let slots = delays.map_or(2, |d| d.max_delay + 1);
+    let rec_lists = delays.map(|d| synapse_lists(w_rec, &d.recurrent, n, n));
     // A contiguous W_recᵀ: sgemm on the strided view was 3× slower.
-    let mut w_rec_t = vec![0f32; n * n];
-    for j in 0..n {
-        for k in 0..n {
-            w_rec_t[k * n + j] = w_rec[j * n + k];
+    let mut w_rec_t = vec![];
+    if rec_lists.is_none() {
+        w_rec_t = vec![0f32; n * n];
+        for j in 0..n {
+            for k in 0..n {
+                w_rec_t[k * n + j] = w_rec[j * n + k];
+            }
         }
     }
-    let mut next = vec![0f32; size];
-    let mut out = vec![0f32; size];
+    let mut ring = vec![0f32; slots * size];
     let mut dz = vec![0f32; size];
     let mut dv = vec![0f32; size];
     let mut da = vec![0f32; size];
@@ -307,7 +423,24 @@ pub(crate) fn reverse(
         let base = t * size;
         let g = (t * batch_total + first) * n;
         dz.copy_from_slice(&grad[g..g + size]);
-        if t + 1 < steps {
+        if let Some(lists) = &rec_lists {
+            let window = DeltaWindow {
+                ring: &ring,
+                slots,
+                size,
+                t,
+                steps,
+            };
+            for (k, dzk) in dz.iter_mut().enumerate() {
+                let (b, i) = (k / n, k % n);
+                for syn in &lists[i] {
+                    if let Some(later) = window.at(syn.delay as usize) {
+                        *dzk += syn.weight * later[b * n + syn.target as usize];
+                    }
+                }
+            }
+        } else if t + 1 < steps {
+            let next = &ring[((t + 1) % slots) * size..][..size];
             // dz += δI_{t+1} W_recᵀ.
             // SAFETY: the three buffers hold batch×n, n×n and batch×n f32s in
             // row-major order, as the dimensions and strides say, and `dz`
@@ -335,6 +468,7 @@ pub(crate) fn reverse(
         let kv = &kv[base..base + size];
         let ka = ka.get(base..base + size).unwrap_or(&[]);
         let rz = rz.get(base..base + size).unwrap_or(&[]);
+        let out = &mut ring[(t % slots) * size..][..size];
         if !c.adaptive {
             for k in 0..size {
                 let dv_next = if first { 0.0 } else { dv[k] };
@@ -361,8 +495,16 @@ pub(crate) fn reverse(
                 out[k] = c.gain * dvk;
             }
         }
-        on_delta(t, &out);
-        std::mem::swap(&mut next, &mut out);
+        on_delta(
+            t,
+            &DeltaWindow {
+                ring: &ring,
+                slots,
+                size,
+                t,
+                steps,
+            },
+        );
     }
 }
 
@@ -381,6 +523,46 @@ fn accumulate_outer<T: Copy + Into<f32>>(
             if xv != 0.0 {
                 for (o, d) in dst[c * n..(c + 1) * n].iter_mut().zip(d_b) {
                     *o += xv * *d;
+                }
+            }
+        }
+    }
+}
+
+/// The weight gradients of one step with delays, once `δI_t … δI_{t+D}`
+/// are known: `∂L/∂W_in[i, j] += x_t[i] δI_{t+e_ij}[j]` and
+/// `∂L/∂W_rec[i, j] += z_t[i] δI_{t+d_ij}[j]`, for every `j` (dormant
+/// rewired entries need their gradient too).
+fn accumulate_delayed(
+    (d_w_in, d_w_rec): (Option<&mut [f32]>, Option<&mut [f32]>),
+    x: &[f32],
+    z: &[u8],
+    window: &DeltaWindow,
+    delays: &HostDelays,
+    n_in: usize,
+    n: usize,
+) {
+    let later: Vec<Option<&[f32]>> = (0..=delays.max_delay).map(|k| window.at(k)).collect();
+    if let Some(g) = d_w_in {
+        for (k, &xv) in x.iter().enumerate() {
+            if xv != 0.0 {
+                let (b, i) = (k / n_in, k % n_in);
+                for j in 0..n {
+                    if let Some(d) = later[delays.input[i * n + j] as usize] {
+                        g[i * n + j] += xv * d[b * n + j];
+                    }
+                }
+            }
+        }
+    }
+    if let Some(g) = d_w_rec {
+        for (k, &zv) in z.iter().enumerate() {
+            if zv != 0 {
+                let (b, i) = (k / n, k % n);
+                for j in 0..n {
+                    if let Some(d) = later[delays.recurrent[i * n + j] as usize] {
+                        g[i * n + j] += d[b * n + j];
+                    }
                 }
             }
         }
@@ -473,6 +655,7 @@ pub(crate) struct HostSaved {
     pub n_in: usize,
     pub n: usize,
     pub constants: HostBackward,
+    pub delays: Option<HostDelays>,
 }
 
 impl std::fmt::Debug for HostSaved {
@@ -501,6 +684,7 @@ pub(crate) fn forward_parallel(
     n_in: usize,
     n: usize,
     d: &HostDynamics,
+    delays: Option<&HostDelays>,
 ) -> Vec<HostPart> {
     let ranges = batch_ranges(batch, host_threads());
     std::thread::scope(|scope| {
@@ -509,7 +693,7 @@ pub(crate) fn forward_parallel(
             .map(|&(first, len)| {
                 scope.spawn(move || {
                     let input = take_rows(input, steps, batch, n_in, first, len);
-                    let forward = forward(&input, w_in, n_in, w_rec, steps, len, n, d);
+                    let forward = forward(&input, w_in, n_in, w_rec, steps, len, n, d, delays);
                     HostPart {
                         rows: (first, len),
                         input,
@@ -554,6 +738,10 @@ pub(crate) fn backward(
                     let mut d_w_in = want_w_in.then(|| vec![0f32; n_in * n]);
                     let mut d_input = want_input.then(|| vec![0f32; steps * len * n_in]);
                     let sparse_input = density(&part.input) < SPARSE_DENSITY;
+                    let delayed = saved
+                        .delays
+                        .as_ref()
+                        .map(|dl| (dl, synapse_lists(&saved.w_in, &dl.input, n_in, n)));
                     reverse(
                         grad,
                         (batch, first),
@@ -566,7 +754,37 @@ pub(crate) fn backward(
                         len,
                         n,
                         &saved.constants,
-                        |t, delta| {
+                        saved.delays.as_ref(),
+                        |t, window| {
+                            if let Some((dl, in_lists)) = &delayed {
+                                let x = &part.input[t * len * n_in..(t + 1) * len * n_in];
+                                let z = &f.spikes[t * size..(t + 1) * size];
+                                accumulate_delayed(
+                                    (d_w_in.as_deref_mut(), d_w_rec.as_deref_mut()),
+                                    x,
+                                    z,
+                                    window,
+                                    dl,
+                                    n_in,
+                                    n,
+                                );
+                                if let Some(d) = d_input.as_mut() {
+                                    let dst = &mut d[t * len * n_in..(t + 1) * len * n_in];
+                                    for (k, o) in dst.iter_mut().enumerate() {
+                                        let (b, i) = (k / n_in, k % n_in);
+                                        *o = in_lists[i]
+                                            .iter()
+                                            .filter_map(|syn| {
+                                                window.at(syn.delay as usize).map(|later| {
+                                                    syn.weight * later[b * n + syn.target as usize]
+                                                })
+                                            })
+                                            .sum();
+                                    }
+                                }
+                                return;
+                            }
+                            let delta = window.at(0).expect("δI_t is known at step t");
                             if let (Some(g), true) = (d_w_rec.as_mut(), t > 0) {
                                 let z = &f.spikes[(t - 1) * size..t * size];
                                 accumulate_outer(g, z, delta, n, n);

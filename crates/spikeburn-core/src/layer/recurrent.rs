@@ -65,8 +65,9 @@ pub struct RecurrentSpikingConfig {
     /// every input synapse one from `0..D` (the LSNN code's `1..=D` in its
     /// convention, where inputs are also one step late), so
     /// `I_t = Σ x_{t−e} W_in + Σ z_{t−d} W_rec` over each synapse's own
-    /// delay. `D = 1`: no delays. Delays run on the per-step path (the
-    /// fused op has none).
+    /// delay. `D = 1`: no delays. On CPU backends the fused path runs
+    /// delays too (host kernels over the non-zero synapses); elsewhere
+    /// delayed layers take the per-step path.
     #[config(default = 1)]
     pub max_delay: usize,
 }
@@ -402,7 +403,6 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
         // path, so a call that asks for them takes the per-step path.
         let spikes_only = !record.membrane && !record.threshold;
         if self.fused
-            && self.recurrent_delay.is_none()
             && training
             && spikes_only
             && state.is_none()
@@ -430,6 +430,7 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
                 lifted,
                 w_in.clone(),
                 self.effective_recurrent_weights(),
+                self.recurrent_delay.as_ref().zip(self.input_delay.as_ref()),
             ) {
                 let last_spikes: Tensor<2> = out
                     .spikes
@@ -450,7 +451,7 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
                     final_state: LayerState {
                         neuron,
                         synaptic: None,
-                        pending: None,
+                        pending: out.pending,
                     },
                 });
             }
