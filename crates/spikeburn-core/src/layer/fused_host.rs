@@ -423,6 +423,9 @@ pub(crate) fn reverse(
         let base = t * size;
         let g = (t * batch_total + first) * n;
         dz.copy_from_slice(&grad[g..g + size]);
+        let kv = &kv[base..base + size];
+        let ka = ka.get(base..base + size).unwrap_or(&[]);
+        let rz = rz.get(base..base + size).unwrap_or(&[]);
         if let Some(lists) = &rec_lists {
             let window = DeltaWindow {
                 ring: &ring,
@@ -431,10 +434,16 @@ pub(crate) fn reverse(
                 t,
                 steps,
             };
+            let later: Vec<Option<&[f32]>> = (0..slots).map(|k| window.at(k)).collect();
             for (k, dzk) in dz.iter_mut().enumerate() {
+                // δz reaches δv and δa only through Kv and Ka (Ka = −β Kv
+                // when not stored): where the surrogate vanishes, skip it.
+                if kv[k] == 0.0 && ka.get(k).is_none_or(|a| *a == 0.0) {
+                    continue;
+                }
                 let (b, i) = (k / n, k % n);
                 for syn in &lists[i] {
-                    if let Some(later) = window.at(syn.delay as usize) {
+                    if let Some(later) = later[syn.delay as usize] {
                         *dzk += syn.weight * later[b * n + syn.target as usize];
                     }
                 }
@@ -465,9 +474,6 @@ pub(crate) fn reverse(
             }
         }
         let first = t + 1 == steps;
-        let kv = &kv[base..base + size];
-        let ka = ka.get(base..base + size).unwrap_or(&[]);
-        let rz = rz.get(base..base + size).unwrap_or(&[]);
         let out = &mut ring[(t % slots) * size..][..size];
         if !c.adaptive {
             for k in 0..size {
