@@ -264,6 +264,7 @@ fn smnist_runs_on_a_tiny_idx_dataset_with_deep_r() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 100, "one metrics line per iteration");
+    assert!(dir.join("out/raster.svg").exists());
     assert_eq!(lines[99]["iteration"], 100);
     assert!(lines.iter().all(|l| l["rate_hz"].as_f64().unwrap() >= 0.0));
     std::fs::remove_dir_all(dir).ok();

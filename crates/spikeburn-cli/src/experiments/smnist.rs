@@ -247,6 +247,44 @@ fn dale_signs(
     Ok((input, signs(neurons)))
 }
 
+/// Spike raster of the trained network on the first held-out digit, its
+/// cue period shaded: `raster.svg`.
+fn write_raster(
+    model: &SmnistNet,
+    test: &Mnist,
+    cfg: &SmnistConfig,
+    device: &Device,
+    report: &Report,
+) -> Result<(), String> {
+    let Some(label) = test.labels.first() else {
+        return Ok(());
+    };
+    let x = batch_tensor(test, &[0], cfg.cue_steps, device);
+    let steps = x.dims()[0];
+    let spikes = model
+        .valid()
+        .recurrent
+        .forward_sequence(x, Record::spikes())
+        .spikes;
+    let n = spikes.dims()[2];
+    let flat = spikes
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| format!("{e:?}"))?;
+    let rows: Vec<Vec<f32>> = flat.chunks(n).map(<[f32]>::to_vec).collect();
+    let svg = crate::plot::raster(
+        &format!(
+            "sequential MNIST: trained LSNN on a held-out {label} ({} LIF, then {} ALIF neurons)",
+            cfg.n_lif, cfg.n_alif
+        ),
+        &rows,
+        1.0,
+        &[(steps - cfg.cue_steps, steps, "cue")],
+    );
+    std::fs::write(report.out_dir().join("raster.svg"), svg).map_err(|e| e.to_string())
+}
+
 /// Runs the experiment and returns the final JSON line.
 pub fn run(opts: &RunOptions) -> Result<String, String> {
     let base = if opts.quick {
@@ -512,6 +550,8 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
     if test_accuracy.is_nan() {
         test_accuracy = evaluate(&model, &matrices, &readout_bias);
     }
+    model.load_weights(&matrices, &readout_bias, &device);
+    write_raster(&model, &test, &cfg, &opts.device, &report)?;
     let active: usize = matrices.iter().map(RewiredMatrix::active).sum();
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
