@@ -504,6 +504,33 @@ fn fused_path_agrees_with_the_per_step_path() {
         &device,
         3.0,
     );
+    // The LSNN code's undetached reset (gradient through `−A_t z_{t−1}`),
+    // with adaptive and fixed reset levels, and for LIF.
+    compare(
+        alif(true, true, InputScaling::Direct)
+            .with_refractory_steps(2)
+            .with_detach_reset(false)
+            .init(n, &device)
+            .unwrap(),
+        7,
+        &device,
+        3.0,
+    );
+    compare(
+        alif(false, true, InputScaling::Direct)
+            .with_detach_reset(false)
+            .init(n, &device)
+            .unwrap(),
+        8,
+        &device,
+        2.0,
+    );
+    compare(
+        LifConfig::new().with_detach_reset(false).init(n).unwrap(),
+        9,
+        &device,
+        2.0,
+    );
     #[derive(Debug)]
     struct Quadratic;
     impl spikeburn_core::spike::SurrogateGradient for Quadratic {
@@ -633,9 +660,10 @@ fn fused_path_with_delays_agrees_with_the_per_step_path() {
     device.seed(12);
     // A surrogate with full support, and Bellec's, which vanishes away from
     // the threshold (the backward skips those neurons' gathers).
-    for (seed, surrogate) in [
-        (31, Surrogate::FastSigmoid { slope: 2.0 }),
-        (32, Surrogate::default()),
+    for (seed, surrogate, detach) in [
+        (31, Surrogate::FastSigmoid { slope: 2.0 }, true),
+        (32, Surrogate::default(), true),
+        (33, Surrogate::default(), false),
     ] {
         let mut rng = TestRng(seed);
         let (n_in, n, steps, batch) = (6, 9, 40, 3);
@@ -647,6 +675,7 @@ fn fused_path_with_delays_agrees_with_the_per_step_path() {
             .with_refractory_steps(2)
             .with_input_scaling(InputScaling::Direct)
             .with_surrogate(surrogate)
+            .with_detach_reset(detach)
             .init(n, &device)
             .unwrap();
         let mut fused = RecurrentSpikingConfig::new(n_in, n)

@@ -50,6 +50,9 @@ pub struct SmnistConfig {
     pub threshold: f64,
     /// Refractory period (steps).
     pub refractory_steps: usize,
+    /// Cut the gradient through the reset. The LSNN code keeps it
+    /// (`false`), which damps BPTT through neurons near threshold.
+    pub detach_reset: bool,
     /// Largest synaptic delay in steps (LSNN `n_delay`: 10 in the paper's
     /// code); 1 = no delays.
     pub n_delay: usize,
@@ -101,6 +104,7 @@ impl Default for SmnistConfig {
             beta: 1.8,
             threshold: 0.01,
             refractory_steps: 5,
+            detach_reset: false,
             n_delay: 1,
             readout_input_scaling: InputScaling::Leaky,
             connectivity: 0.12,
@@ -332,6 +336,7 @@ pub fn run(opts: &RunOptions) -> Result<String, String> {
         .with_threshold(cfg.threshold)
         .with_n_lif(cfg.n_lif)
         .with_refractory_steps(cfg.refractory_steps)
+        .with_detach_reset(cfg.detach_reset)
         .with_input_scaling(InputScaling::Leaky)
         .init(n, &device)
         .map_err(|e| e.to_string())?;

@@ -13,8 +13,9 @@
 //! ∂L/∂W_in = Σ_t x_tᵀ δI_t,  ∂L/∂W_rec = Σ_t z_{t−1}ᵀ δI_t,  ∂L/∂x_t = δI_t W_inᵀ
 //! ```
 //!
-//! The reset term is detached (as in the reference path's default), so it
-//! contributes only through the adaptive threshold; during a refractory period
+//! With a detached reset (the reference path's default) the reset term
+//! contributes only through the adaptive threshold; without (the LSNN code)
+//! `δz_t` also gets `−R_{t+1} δv_{t+1}`, `R` the reset level (CPU kernels); during a refractory period
 //! the spike is forced to 0 and so are `Kv`, `Ka`.
 //!
 //! Two implementations: on CPU backends (flex, ndarray) the kernels of
@@ -44,7 +45,7 @@ use super::fused_host::{
 use crate::spike::{Surrogate, SurrogateGradient};
 
 /// The constants of a neuron model that the fused path can run: reset by
-/// subtraction with a detached reset.
+/// subtraction.
 #[derive(Clone, Debug)]
 pub struct FusedDynamics {
     /// Membrane decay α.
@@ -64,6 +65,11 @@ pub struct FusedDynamics {
     /// Refractory period in steps (host kernels only; other backends take
     /// the per-step path when it is non-zero).
     pub refractory_steps: usize,
+    /// Cut the gradient through the reset term. Off (the LSNN code), `δz_t`
+    /// also gets `−R_{t+1} δv_{t+1}` with `R` the reset level: near the
+    /// threshold this damps the recurrent gradient loop by `ψ` per step
+    /// (host kernels only; other backends take the per-step path).
+    pub detach_reset: bool,
 }
 
 /// What the fused forward pass leaves for the caller.
@@ -349,7 +355,7 @@ pub(crate) fn run_fused(
             input: delay_indices(inp, 0),
         });
         Some(run_host(dynamics, input, w_in, w_rec, delays))
-    } else if dynamics.refractory_steps == 0 && delays.is_none() {
+    } else if dynamics.refractory_steps == 0 && delays.is_none() && dynamics.detach_reset {
         Some(run_tensor_ops(dynamics, input, w_in, w_rec))
     } else {
         None
@@ -411,6 +417,7 @@ fn run_host(
         normalise_by_adaptive_threshold: dynamics.normalise_by_adaptive_threshold,
         surrogate: psi.as_ref().map(|f| f as &(dyn Fn(f32) -> f32 + Sync)),
         refractory_steps: dynamics.refractory_steps,
+        detach_reset: dynamics.detach_reset,
     };
     let mut parts = super::fused_host::forward_parallel(
         &x,
@@ -496,6 +503,8 @@ fn run_host(
             gain: dynamics.gain as f32,
             adaptive,
             adaptive_reset: dynamics.adaptive_reset,
+            reset_gradient: !dynamics.detach_reset,
+            threshold: dynamics.threshold as f32,
         },
         delays,
     }));

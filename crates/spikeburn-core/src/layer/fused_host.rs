@@ -23,6 +23,8 @@ pub(crate) struct HostDynamics<'a> {
     pub surrogate: Option<&'a (dyn Fn(f32) -> f32 + Sync)>,
     /// Steps a neuron stays silent after a spike.
     pub refractory_steps: usize,
+    /// Without it the backward needs the reset levels `A_t` (adaptive reset).
+    pub detach_reset: bool,
 }
 
 /// Integer synaptic delays (see `RecurrentSpikingConfig::max_delay`): the
@@ -74,6 +76,8 @@ pub(crate) struct HostForward {
     pub ka: Vec<f32>,
     /// `Rz = β z_{t−1}` (ALIF with adaptive reset only).
     pub rz: Vec<f32>,
+    /// Reset levels `A_t` (undetached adaptive reset only; otherwise `ϑ0`).
+    pub reset_level: Vec<f32>,
     /// Normalised potentials `x` (only without a host surrogate).
     pub normalised: Vec<f32>,
     /// `v` and `a` after the last step, `[B, N]`.
@@ -122,6 +126,11 @@ pub(crate) fn forward(
             vec![]
         },
         rz: if adaptive && d.adaptive_reset {
+            vec![0.0; total]
+        } else {
+            vec![]
+        },
+        reset_level: if adaptive && d.adaptive_reset && !d.detach_reset {
             vec![0.0; total]
         } else {
             vec![]
@@ -250,6 +259,9 @@ pub(crate) fn forward(
                         if d.adaptive_reset {
                             out.rz[base + k] = beta[k] * z_old;
                         }
+                        if !out.reset_level.is_empty() {
+                            out.reset_level[base + k] = thr;
+                        }
                         spikes[k] = (x > 0.0) as u8;
                     }
                 }
@@ -355,6 +367,10 @@ pub(crate) struct HostBackward {
     pub gain: f32,
     pub adaptive: bool,
     pub adaptive_reset: bool,
+    /// Keep the gradient through the reset (`δz_t −= R_{t+1} δv_{t+1}`).
+    pub reset_gradient: bool,
+    /// `ϑ0`, the reset level when `reset_level` is empty.
+    pub threshold: f32,
 }
 
 /// `δI` of the steps `t, t+1, …, t+D` during the reverse sweep (a ring of
@@ -393,6 +409,7 @@ pub(crate) fn reverse(
     kv: &[f32],
     ka: &[f32],
     rz: &[f32],
+    reset_level: &[f32],
     beta: &[f32],
     w_rec: &[f32],
     steps: usize,
@@ -474,6 +491,14 @@ pub(crate) fn reverse(
             }
         }
         let first = t + 1 == steps;
+        if c.reset_gradient && !first {
+            // v_{t+1} = … − R_{t+1} z_t, and dv still holds δv_{t+1}.
+            let levels = reset_level.get((t + 1) * size..(t + 2) * size);
+            for k in 0..size {
+                let r = levels.map_or(c.threshold, |l| l[k]);
+                dz[k] -= r * dv[k];
+            }
+        }
         let out = &mut ring[(t % slots) * size..][..size];
         if !c.adaptive {
             for k in 0..size {
@@ -754,6 +779,7 @@ pub(crate) fn backward(
                         &f.kv,
                         &f.ka,
                         &f.rz,
+                        &f.reset_level,
                         &saved.beta,
                         &saved.w_rec,
                         steps,

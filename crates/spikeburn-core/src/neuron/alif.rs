@@ -256,7 +256,7 @@ impl NeuronModel for Alif {
 
     fn fused_dynamics(&self) -> Option<FusedDynamics> {
         let p = &self.params;
-        (p.reset == Reset::Subtract && p.detach_reset).then(|| FusedDynamics {
+        (p.reset == Reset::Subtract).then(|| FusedDynamics {
             alpha: p.alpha,
             gain: p.gain,
             threshold: p.threshold,
@@ -265,6 +265,7 @@ impl NeuronModel for Alif {
             normalise_by_adaptive_threshold: p.normalise_by_adaptive_threshold,
             surrogate: p.surrogate.clone(),
             refractory_steps: p.refractory_steps,
+            detach_reset: p.detach_reset,
         })
     }
 

@@ -165,7 +165,7 @@ impl NeuronModel for Lif {
 
     fn fused_dynamics(&self) -> Option<FusedDynamics> {
         let p = &self.params;
-        (p.reset == Reset::Subtract && p.detach_reset).then(|| FusedDynamics {
+        (p.reset == Reset::Subtract).then(|| FusedDynamics {
             alpha: p.alpha,
             gain: p.gain,
             threshold: p.threshold,
@@ -174,6 +174,7 @@ impl NeuronModel for Lif {
             normalise_by_adaptive_threshold: false,
             surrogate: p.surrogate.clone(),
             refractory_steps: p.refractory_steps,
+            detach_reset: p.detach_reset,
         })
     }
 
