@@ -87,24 +87,11 @@ impl RewiredMatrix {
         excitatory_fraction: Option<f64>,
         rng: &mut StdRng,
     ) -> Result<Self, String> {
-        if rows == 0 || cols == 0 {
-            return Err("a rewired matrix needs at least one row and one column".into());
-        }
-        if !(connectivity > 0.0 && connectivity <= 1.0) {
-            return Err(format!(
-                "`connectivity` = {connectivity} is invalid: expected a fraction in (0, 1]"
-            ));
-        }
+        check_size(rows, cols, connectivity)?;
         let size = rows * cols;
-        let active = ((connectivity * size as f64).round() as usize).max(1);
-        let mut order: Vec<usize> = (0..size).collect();
-        for i in 0..active {
-            let j = rng.random_range(i..size);
-            order.swap(i, j);
-        }
         let mut theta = vec![0f32; size];
         let scale = 1.0 / (rows as f64).sqrt();
-        for &k in &order[..active] {
+        for k in active_positions(size, connectivity, rng) {
             theta[k] = ((normal(rng).abs() * scale) as f32).max(1e-12);
         }
         let sign = match excitatory_fraction {
@@ -150,14 +137,7 @@ impl RewiredMatrix {
         rng: &mut StdRng,
     ) -> Result<Self, String> {
         let n = presynaptic_sign.len();
-        if n == 0 || cols == 0 {
-            return Err("a rewired matrix needs at least one row and one column".into());
-        }
-        if !(connectivity > 0.0 && connectivity <= 1.0) {
-            return Err(format!(
-                "`connectivity` = {connectivity} is invalid: expected a fraction in (0, 1]"
-            ));
-        }
+        check_size(n, cols, connectivity)?;
         if let Some(s) = presynaptic_sign.iter().find(|s| **s != 1.0 && **s != -1.0) {
             return Err(format!(
                 "presynaptic sign {s} is invalid: expected +1 or -1"
@@ -213,14 +193,8 @@ impl RewiredMatrix {
             (0..cols).map(|_| rng.random_range(0..n)).collect()
         };
         let size = n * cols;
-        let active = ((connectivity * size as f64).round() as usize).max(1);
-        let mut order: Vec<usize> = (0..size).collect();
-        for i in 0..active {
-            let j = rng.random_range(i..size);
-            order.swap(i, j);
-        }
         let mut out = vec![0f32; size];
-        for &k in &order[..active] {
+        for k in active_positions(size, connectivity, rng) {
             let (i, j) = (k / cols, columns[k % cols]);
             out[k] = ((theta[i * n + j] / radius) as f32).max(1e-12);
         }
@@ -258,6 +232,31 @@ pub struct DeepR {
     /// Adam moments of the dense parameters (biases) trained alongside.
     #[serde(default)]
     dense_moments: Vec<(Vec<f32>, Vec<f32>)>,
+}
+
+fn check_size(rows: usize, cols: usize, connectivity: f64) -> Result<(), String> {
+    if rows == 0 || cols == 0 {
+        return Err("a rewired matrix needs at least one row and one column".into());
+    }
+    if !(connectivity > 0.0 && connectivity <= 1.0) {
+        return Err(format!(
+            "`connectivity` = {connectivity} is invalid: expected a fraction in (0, 1]"
+        ));
+    }
+    Ok(())
+}
+
+/// Exactly `round(connectivity · size)` (at least 1) distinct positions in
+/// `0..size`, drawn by a partial Fisher–Yates shuffle.
+fn active_positions(size: usize, connectivity: f64, rng: &mut StdRng) -> Vec<usize> {
+    let active = ((connectivity * size as f64).round() as usize).max(1);
+    let mut order: Vec<usize> = (0..size).collect();
+    for i in 0..active {
+        let j = rng.random_range(i..size);
+        order.swap(i, j);
+    }
+    order.truncate(active);
+    order
 }
 
 /// Scales `grads` (any number of parameter gradients) so their joint

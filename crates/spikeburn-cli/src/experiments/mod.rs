@@ -130,6 +130,18 @@ fn merge(base: &mut serde_json::Value, overlay: serde_json::Value) {
     }
 }
 
+/// The spikes of one sequence, `[T, 1, N]`, as the `[T][N]` rows
+/// [`crate::plot::raster`] draws.
+pub fn raster_rows(spikes: Tensor<3>) -> Result<Vec<Vec<f32>>, String> {
+    let n = spikes.dims()[2];
+    let flat = spikes
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(flat.chunks(n).map(<[f32]>::to_vec).collect())
+}
+
 /// A progress bar on stderr (hidden when stderr is not a terminal).
 pub fn progress_bar(len: u64, name: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());

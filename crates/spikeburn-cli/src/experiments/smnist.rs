@@ -273,13 +273,7 @@ fn write_raster(
         .recurrent
         .forward_sequence(x, Record::spikes())
         .spikes;
-    let n = spikes.dims()[2];
-    let flat = spikes
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| format!("{e:?}"))?;
-    let rows: Vec<Vec<f32>> = flat.chunks(n).map(<[f32]>::to_vec).collect();
+    let rows = super::raster_rows(spikes)?;
     let svg = crate::plot::raster(
         &format!(
             "sequential MNIST: trained LSNN on a held-out {label} ({} LIF, then {} ALIF neurons)",

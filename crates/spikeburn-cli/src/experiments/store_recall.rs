@@ -367,13 +367,7 @@ fn write_raster(
     );
     let valid = model.valid();
     let spikes = valid.recurrent.forward_sequence(x, Record::spikes()).spikes;
-    let n = spikes.dims()[2];
-    let flat = spikes
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| format!("{e:?}"))?;
-    let rows: Vec<Vec<f32>> = flat.chunks(n).map(<[f32]>::to_vec).collect();
+    let rows = super::raster_rows(spikes)?;
     let c = task.channels();
     let group_active = |k: usize, g: usize| {
         (k * task.symbol_ms..(k + 1) * task.symbol_ms).any(|t| {

@@ -575,25 +575,30 @@ fn accumulate_delayed(
 ) {
     let later: Vec<Option<&[f32]>> = (0..=delays.max_delay).map(|k| window.at(k)).collect();
     if let Some(g) = d_w_in {
-        for (k, &xv) in x.iter().enumerate() {
-            if xv != 0.0 {
-                let (b, i) = (k / n_in, k % n_in);
-                for j in 0..n {
-                    if let Some(d) = later[delays.input[i * n + j] as usize] {
-                        g[i * n + j] += xv * d[b * n + j];
-                    }
-                }
-            }
-        }
+        accumulate_delayed_outer(g, x, n_in, &delays.input, &later, n);
     }
     if let Some(g) = d_w_rec {
-        for (k, &zv) in z.iter().enumerate() {
-            if zv != 0 {
-                let (b, i) = (k / n, k % n);
-                for j in 0..n {
-                    if let Some(d) = later[delays.recurrent[i * n + j] as usize] {
-                        g[i * n + j] += d[b * n + j];
-                    }
+        accumulate_delayed_outer(g, z, n, &delays.recurrent, &later, n);
+    }
+}
+
+/// `g[i, j] += x_b[i] · δI_{t+delay_ij}[b, j]` over the non-zero `x`
+/// (`[batch, width]`), `later[k]` being `δI_{t+k}`.
+fn accumulate_delayed_outer<T: Copy + Into<f32>>(
+    g: &mut [f32],
+    x: &[T],
+    width: usize,
+    delay: &[u16],
+    later: &[Option<&[f32]>],
+    n: usize,
+) {
+    for (k, &xv) in x.iter().enumerate() {
+        let xv: f32 = xv.into();
+        if xv != 0.0 {
+            let (b, i) = (k / width, k % width);
+            for j in 0..n {
+                if let Some(d) = later[delay[i * n + j] as usize] {
+                    g[i * n + j] += xv * d[b * n + j];
                 }
             }
         }
