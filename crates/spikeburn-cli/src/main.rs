@@ -10,13 +10,13 @@
 //!
 //! `run` shows a progress bar on stderr, writes its config, metrics, plots and
 //! model under `--out` (default `runs/<experiment>/`), and prints one final JSON
-//! line on stdout.
+//! line on stdout. The experiments themselves are library code
+//! (`spikeburn-experiments`): this binary parses, shows progress and writes
+//! what the library renders.
 
 mod backend;
 mod bench;
-mod experiments;
-mod plot;
-mod report;
+mod progress;
 
 use clap::{Parser, Subcommand};
 
@@ -113,10 +113,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::List => {
-            for e in experiments::all() {
+            for e in spikeburn_experiments::experiments() {
                 println!("{:<16} {}", e.name, e.about);
             }
             Ok(())
@@ -130,25 +130,27 @@ fn run(cli: Cli) -> Result<(), String> {
             seed,
             resume,
         } => {
-            let all = experiments::all();
-            let Some(exp) = all.iter().find(|e| e.name == experiment) else {
-                let names: Vec<_> = all.iter().map(|e| e.name).collect();
-                return Err(format!(
-                    "unknown experiment `{experiment}`: expected one of {names:?}"
-                ));
-            };
+            let exp = spikeburn_experiments::experiment(&experiment)?;
             let (device, backend) = backend::select(backend.as_deref())?;
-            let opts = experiments::RunOptions {
-                quick,
-                config,
+            let overlay = match &config {
+                Some(path) => Some((
+                    spikeburn_experiments::run::read_overlay(path)?,
+                    path.as_path(),
+                )),
+                None => None,
+            };
+            let bars = progress::Bars::default();
+            let ctx = spikeburn_experiments::RunContext {
                 out_dir: out.unwrap_or_else(|| PathBuf::from("runs").join(exp.name)),
-                device,
-                backend,
                 seed,
                 resume,
+                quick,
+                backend,
+                observer: &bars,
             };
-            let line = (exp.run)(&opts)?;
-            println!("{line}");
+            let report = exp.run(quick, overlay, &device, &ctx)?;
+            report.save_figures(&ctx.out_dir)?;
+            println!("{}", report.json_line());
             Ok(())
         }
         Command::Bench {

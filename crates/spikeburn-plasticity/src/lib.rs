@@ -30,5 +30,6 @@ pub use trial::{
     run_trial,
 };
 
+pub use rls::RlsError as PlasticityError;
 pub use rls::{Rls, RlsConfig, RlsError};
 pub use rls_host::HostRls;

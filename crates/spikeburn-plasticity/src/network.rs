@@ -1,7 +1,7 @@
 //! A recurrent spiking network whose synaptic drive is trained directly
 //! (Kim & Chow 2018), simulated in host memory.
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 use spikeburn_core::neuron::theta_advance;
 
@@ -281,7 +281,7 @@ pub fn excitatory_inhibitory(
 
 /// A standard normal sample (Box–Muller).
 pub fn standard_normal(rng: &mut impl Rng) -> f64 {
-    let u1 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
+    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
     let u2 = rng.random::<f64>();
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }

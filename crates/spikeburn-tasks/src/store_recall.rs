@@ -14,10 +14,11 @@
 //! readout picks the wrong bit.
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::SpikeBatch;
+use crate::error::{Result, TasksError};
 
 /// Parameters of the store-recall task (defaults: the LSNN tutorial).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -73,28 +74,54 @@ pub struct StoreRecallBatch {
 }
 
 impl StoreRecallConfig {
-    /// Checks the parameters.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.symbols < 2 {
-            return Err(format!(
-                "`symbols` = {} is invalid: expected at least 2",
-                self.symbols
+    /// Checks every parameter (sizes bounded so a sequence stays below
+    /// 10⁷ steps × 10⁴ channels).
+    pub fn validate(&self) -> Result<()> {
+        let count = |field: &str, v: usize, lo: usize, hi: usize| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(TasksError::invalid(
+                    field,
+                    v,
+                    format!("an integer in {lo} ..= {hi}"),
+                ))
+            }
+        };
+        count("task.symbols", self.symbols, 2, 10_000)?;
+        count("task.symbol_ms", self.symbol_ms, 1, 100_000)?;
+        count("task.neurons_per_group", self.neurons_per_group, 1, 2_500)?;
+        if self.steps() > 10_000_000 {
+            return Err(TasksError::invalid(
+                "task.symbols × task.symbol_ms",
+                self.steps(),
+                "at most 10 000 000 steps per sequence",
             ));
         }
-        if self.symbol_ms == 0 || self.neurons_per_group == 0 {
-            return Err("`symbol_ms` and `neurons_per_group` must be at least 1".into());
+        if !(self.expected_delay >= 1.0 && self.expected_delay <= self.symbols as f64) {
+            return Err(TasksError::invalid(
+                "task.expected_delay",
+                self.expected_delay,
+                format!("a number of periods in [1, symbols = {}]", self.symbols),
+            ));
         }
-        if self.expected_delay.is_nan() || self.expected_delay < 1.0 {
-            return Err(format!(
-                "`expected_delay` = {} is invalid: expected at least 1 period",
-                self.expected_delay
+        if !(self.dt_ms > 0.0 && self.dt_ms <= 100.0) {
+            return Err(TasksError::invalid(
+                "task.dt_ms",
+                self.dt_ms,
+                "a step in (0, 100] ms",
             ));
         }
         let p = self.rate_hz * self.dt_ms / 1000.0;
-        if !(0.0..=1.0).contains(&p) {
-            return Err(format!(
-                "`rate_hz` = {} with `dt_ms` = {} gives a spike probability {p} per step: expected one in [0, 1]",
-                self.rate_hz, self.dt_ms
+        if !(self.rate_hz > 0.0 && p <= 1.0) {
+            return Err(TasksError::invalid(
+                "task.rate_hz",
+                self.rate_hz,
+                format!(
+                    "a rate in (0, {}] Hz (at most one spike per step of {} ms)",
+                    1000.0 / self.dt_ms,
+                    self.dt_ms
+                ),
             ));
         }
         Ok(())
@@ -251,14 +278,26 @@ mod tests {
             ..Default::default()
         }
         .validate()
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("rate_hz"));
         let e = StoreRecallConfig {
             symbols: 1,
             ..Default::default()
         }
         .validate()
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("symbols"));
+        for dt_ms in [0.0, -1.0, f64::NAN] {
+            let e = StoreRecallConfig {
+                dt_ms,
+                ..Default::default()
+            }
+            .validate()
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("task.dt_ms"), "{e}");
+        }
     }
 }

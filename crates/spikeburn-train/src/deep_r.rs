@@ -22,8 +22,11 @@
 //! activations, and the global reactivation draw is simplest there.
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
 
 /// Hyper-parameters of DEEP R.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,7 +89,7 @@ impl RewiredMatrix {
         connectivity: f64,
         excitatory_fraction: Option<f64>,
         rng: &mut StdRng,
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         check_size(rows, cols, connectivity)?;
         let size = rows * cols;
         let mut theta = vec![0f32; size];
@@ -97,8 +100,10 @@ impl RewiredMatrix {
         let sign = match excitatory_fraction {
             Some(f) => {
                 if !(0.0..=1.0).contains(&f) {
-                    return Err(format!(
-                        "`excitatory_fraction` = {f} is invalid: expected a fraction in [0, 1]"
+                    return Err(TrainError::invalid(
+                        "excitatory_fraction",
+                        f,
+                        "a fraction in [0, 1]",
                     ));
                 }
                 let n_exc = (f * rows as f64).round() as usize;
@@ -135,19 +140,19 @@ impl RewiredMatrix {
         cols: usize,
         connectivity: f64,
         rng: &mut StdRng,
-    ) -> Result<Self, String> {
+    ) -> Result<Self> {
         let n = presynaptic_sign.len();
         check_size(n, cols, connectivity)?;
         if let Some(s) = presynaptic_sign.iter().find(|s| **s != 1.0 && **s != -1.0) {
-            return Err(format!(
-                "presynaptic sign {s} is invalid: expected +1 or -1"
-            ));
+            return Err(TrainError::invalid("presynaptic sign", s, "+1 or -1"));
         }
         let excitatory = |i: usize| presynaptic_sign[i] > 0.0;
         let n_exc = (0..n).filter(|&i| excitatory(i)).count();
         if n_exc == 0 || n_exc == n {
-            return Err(format!(
-                "balancing needs excitatory and inhibitory presynaptic neurons, got {n_exc} of {n} excitatory"
+            return Err(TrainError::invalid(
+                "excitatory presynaptic neurons",
+                format!("{n_exc} of {n}"),
+                "at least one excitatory and one inhibitory (balancing needs both)",
             ));
         }
         let n_inh = n - n_exc;
@@ -234,13 +239,19 @@ pub struct DeepR {
     dense_moments: Vec<(Vec<f32>, Vec<f32>)>,
 }
 
-fn check_size(rows: usize, cols: usize, connectivity: f64) -> Result<(), String> {
+fn check_size(rows: usize, cols: usize, connectivity: f64) -> Result<()> {
     if rows == 0 || cols == 0 {
-        return Err("a rewired matrix needs at least one row and one column".into());
+        return Err(TrainError::invalid(
+            "rewired matrix shape",
+            format!("{rows} × {cols}"),
+            "at least one row and one column",
+        ));
     }
     if !(connectivity > 0.0 && connectivity <= 1.0) {
-        return Err(format!(
-            "`connectivity` = {connectivity} is invalid: expected a fraction in (0, 1]"
+        return Err(TrainError::invalid(
+            "connectivity",
+            connectivity,
+            "a fraction in (0, 1]",
         ));
     }
     Ok(())
@@ -310,19 +321,22 @@ fn spectral_radius(w: &[f64], n: usize, rng: &mut StdRng) -> f64 {
 }
 
 fn normal(rng: &mut StdRng) -> f64 {
-    let u1: f64 = rng.random::<f64>().max(1e-300);
-    let u2: f64 = rng.random();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    rng.sample(StandardNormal)
 }
 
 impl DeepR {
     /// An optimizer for `matrices`; the number of active connections they
     /// hold now is the budget kept at every step.
-    pub fn new(config: DeepRConfig, matrices: &[RewiredMatrix], seed: u64) -> Result<Self, String> {
-        if !(config.l1 >= 0.0 && config.temperature >= 0.0) {
-            return Err(format!(
-                "DEEP R needs l1 >= 0 and temperature >= 0, got l1 = {} and temperature = {}",
-                config.l1, config.temperature
+    pub fn new(config: DeepRConfig, matrices: &[RewiredMatrix], seed: u64) -> Result<Self> {
+        if !(config.l1 >= 0.0
+            && config.l1.is_finite()
+            && config.temperature >= 0.0
+            && config.temperature.is_finite())
+        {
+            return Err(TrainError::invalid(
+                "deep_r.l1 / deep_r.temperature",
+                format!("{} / {}", config.l1, config.temperature),
+                "finite values >= 0",
             ));
         }
         Ok(Self {
@@ -351,12 +365,11 @@ impl DeepR {
         param: &mut [f32],
         grad: &[f32],
         lr: f64,
-    ) -> Result<(), String> {
+    ) -> Result<()> {
         if grad.len() != param.len() {
-            return Err(format!(
-                "dense parameter {slot}: {} gradients for {} values",
-                grad.len(),
-                param.len()
+            return Err(TrainError::mismatch(
+                format!("dense parameter {slot}"),
+                format!("{} gradients for {} values", grad.len(), param.len()),
             ));
         }
         if self.dense_moments.len() <= slot {
@@ -389,13 +402,16 @@ impl DeepR {
         matrices: &mut [RewiredMatrix],
         grads: &[Vec<f32>],
         lr: f64,
-    ) -> Result<usize, String> {
+    ) -> Result<usize> {
         if matrices.len() != self.first_moment.len() || grads.len() != matrices.len() {
-            return Err(format!(
-                "DEEP R was built for {} matrices but got {} matrices and {} gradients",
-                self.first_moment.len(),
-                matrices.len(),
-                grads.len()
+            return Err(TrainError::mismatch(
+                "DEEP R step",
+                format!(
+                    "built for {} matrices but got {} matrices and {} gradients",
+                    self.first_moment.len(),
+                    matrices.len(),
+                    grads.len()
+                ),
             ));
         }
         self.steps += 1;
@@ -409,11 +425,14 @@ impl DeepR {
             StdRng::seed_from_u64(self.seed ^ self.steps.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         for (i, (m, g)) in matrices.iter_mut().zip(grads).enumerate() {
             if g.len() != m.theta.len() {
-                return Err(format!(
-                    "gradient {i} has {} entries, expected {} ({:?})",
-                    g.len(),
-                    m.theta.len(),
-                    m.shape
+                return Err(TrainError::mismatch(
+                    format!("gradient {i}"),
+                    format!(
+                        "{} entries, expected {} ({:?})",
+                        g.len(),
+                        m.theta.len(),
+                        m.shape
+                    ),
                 ));
             }
             let (m1, m2) = (&mut self.first_moment[i], &mut self.second_moment[i]);
@@ -651,6 +670,7 @@ mod tests {
         assert!(
             RewiredMatrix::init_balanced(&[1.0, 1.0], 2, 0.5, &mut rng)
                 .unwrap_err()
+                .to_string()
                 .contains("inhibitory")
         );
     }
@@ -694,11 +714,15 @@ mod tests {
         assert!(
             RewiredMatrix::init(3, 3, 0.0, None, &mut rng)
                 .unwrap_err()
+                .to_string()
                 .contains("connectivity")
         );
         let (mut m, _) = setup(3);
         let mut opt = DeepR::new(DeepRConfig::default(), &m, 0).unwrap();
-        let e = opt.step(&mut m, &[vec![0.0; 3]], 0.1).unwrap_err();
+        let e = opt
+            .step(&mut m, &[vec![0.0; 3]], 0.1)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("2 matrices"), "{e}");
         assert!(
             DeepR::new(

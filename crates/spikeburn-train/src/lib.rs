@@ -1,19 +1,30 @@
 //! # spikeburn-train
 //!
 //! Gradient learning for spiking networks built from `spikeburn-core`
-//! layers: a BPTT training loop with Adam, learning-rate decay, gradient
-//! clipping, the LSNN firing-rate regulariser, held-out evaluation, metrics
-//! per iteration and checkpoints that a killed run resumes from; DEEP R
-//! rewiring under a fixed connection budget.
+//! layers: one BPTT training loop ([`BpttTrainer`]) over a [`Task`] with a
+//! pluggable optimizer step ([`AdamStep`]: Burn's Adam with global or
+//! per-tensor gradient clipping; [`DeepRStep`]: DEEP R rewiring under a
+//! fixed connection budget), learning-rate decay, the LSNN firing-rate
+//! regulariser, metrics per iteration and atomic checkpoints that a killed
+//! run resumes from exactly.
 
 pub mod checkpoint;
 pub mod deep_r;
+pub mod deep_r_step;
+pub mod error;
+pub mod loss;
 pub mod regulariser;
 pub mod schedule;
 pub mod trainer;
 
 pub use checkpoint::{Checkpoint, TrainState};
 pub use deep_r::{DeepR, DeepRConfig, RewiredMatrix, clip_by_global_norm};
+pub use deep_r_step::{DeepRStep, RewiredModel};
+pub use error::TrainError;
+pub use loss::{accuracy, cross_entropy};
 pub use regulariser::firing_rate_regulariser;
 pub use schedule::StepDecay;
-pub use trainer::{BpttTrainer, IterationReport, StepOutput, Task, TrainerConfig};
+pub use trainer::{
+    AdamStep, BpttTrainer, Fitted, GradientClipping, IterationReport, OptimizerStep, StepOutput,
+    Task, TrainerConfig,
+};

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Result, TrainError};
+
 /// `lr(i) = initial · factor^⌊i / every⌋` (the LSNN code's decay: ×0.8 every
 /// 2500 iterations for sMNIST, ×0.3 every 100 for store-recall).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,17 +35,26 @@ impl StepDecay {
     }
 
     /// Checks that the rate is positive and the factor in (0, 1].
-    pub fn validate(&self) -> Result<(), String> {
-        if !(self.initial.is_finite() && self.initial > 0.0) {
-            return Err(format!(
-                "learning rate {} is invalid: expected a finite value > 0",
-                self.initial
+    pub fn validate(&self) -> Result<()> {
+        if !(self.initial > 0.0 && self.initial <= 10.0) {
+            return Err(TrainError::invalid(
+                "schedule.initial",
+                self.initial,
+                "a learning rate in (0, 10]",
             ));
         }
         if !(self.factor > 0.0 && self.factor <= 1.0) {
-            return Err(format!(
-                "decay factor {} is invalid: expected a value in (0, 1]",
-                self.factor
+            return Err(TrainError::invalid(
+                "schedule.factor",
+                self.factor,
+                "a decay factor in (0, 1]",
+            ));
+        }
+        if self.every == 0 && self.factor != 1.0 {
+            return Err(TrainError::invalid(
+                "schedule.every",
+                0,
+                "at least 1 when `factor` < 1 (0 means a constant rate, with factor 1)",
             ));
         }
         Ok(())

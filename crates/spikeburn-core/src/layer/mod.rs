@@ -8,12 +8,14 @@
 mod feedforward;
 mod fused;
 mod fused_host;
+mod lsnn;
 mod readout;
 mod recurrent;
 
 pub use feedforward::{SpikingLinear, SpikingLinearConfig};
 pub use fused::{FusedBpttOps, FusedDynamics, is_host_device};
 pub use fused_host::host_threads;
+pub use lsnn::{Lsnn, LsnnConfig, LsnnOutput};
 pub use readout::{LeakyReadout, LeakyReadoutConfig};
 pub use recurrent::{DelayedProjections, RecurrentSpiking, RecurrentSpikingConfig};
 

@@ -1,15 +1,20 @@
-//! Kim & Chow 2018, "Learning recurrent dynamics in spiking networks":
-//! recursive least squares on every neuron's presynaptic weights makes each
-//! neuron's synaptic drive follow its own target.
+//! Kim & Chow 2018, *Learning recurrent dynamics in spiking networks*
+//! (eLife): recursive least squares on every neuron's presynaptic weights
+//! makes each neuron's synaptic drive follow its own target.
 //!
 //! One configurable pipeline ([`RlsExperiment`]) serves every figure: build
 //! the network, draw the targets, run `loops` training trials (stimulus, then
 //! RLS over the window), then measure the evoked response on fresh initial
-//! conditions with learning off, before and after training.
+//! conditions with learning off, before and after training. [`figures`]
+//! holds the presets and runs of each figure, [`capacity`] the sweep of
+//! Fig 6–7.
+//!
+//! These runs are short (minutes) and are not checkpointed, except the
+//! capacity sweep, which saves every finished point and resumes.
 
 use burn::prelude::Device;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use spikeburn_core::layer::is_host_device;
 use spikeburn_plasticity::trial::{DeviceRls, DriveOptimizer};
@@ -20,9 +25,15 @@ use spikeburn_plasticity::{
 };
 use spikeburn_tasks::drive_targets::TargetFamily;
 
-use super::RunOptions;
-use crate::plot::{Series, line_chart};
+use spikeburn_plot::{Figure, LineChart, Raster, Series};
+
+use crate::error::{ExperimentError, Result};
 use crate::report::Report;
+use crate::run::RunContext;
+use crate::validation::{self as v, Validate};
+
+pub mod capacity;
+pub mod figures;
 
 /// The excitatory/inhibitory network of Fig 4: every neuron receives
 /// `p (1 − f) N` excitatory inputs of weight `J/√K` and `p f N` inhibitory
@@ -175,21 +186,77 @@ impl RlsExperiment {
             update_every: self.steps(self.update_every_ms).max(1),
         }
     }
+}
 
-    fn validate(&self) -> Result<(), String> {
-        if self.neurons < 2 || self.loops == 0 || self.test_trials == 0 {
-            return Err(format!(
-                "needs neurons >= 2, loops >= 1, test_trials >= 1; got {}, {}, {}",
-                self.neurons, self.loops, self.test_trials
+impl Validate for RlsExperiment {
+    fn validate(&self) -> Result<()> {
+        v::count("neurons", self.neurons, 2, 20_000)?;
+        v::positive("p", self.p, 0.0, 1.0)?;
+        v::real("sigma", self.sigma, 0.0, 100.0)?;
+        if let Some(ei) = &self.excitatory_inhibitory {
+            v::positive(
+                "excitatory_inhibitory.inhibitory_fraction",
+                ei.inhibitory_fraction,
+                0.0,
+                0.999,
+            )?;
+            v::real("excitatory_inhibitory.coupling", ei.coupling, 0.0, 1e3)?;
+            v::real("excitatory_inhibitory.inhibition", ei.inhibition, 0.0, 1e3)?;
+        }
+        v::positive("dt_ms", self.dt_ms, 0.0, 10.0)?;
+        match self.neuron {
+            DriveNeuron::Theta { tau_mem } => {
+                v::positive("neuron.tau_mem", tau_mem, self.dt_ms, 1e4)?
+            }
+            DriveNeuron::Lif {
+                tau_mem,
+                threshold,
+                reset,
+            } => {
+                v::positive("neuron.tau_mem", tau_mem, self.dt_ms, 1e4)?;
+                v::real("neuron.threshold", threshold, -1e3, 1e3)?;
+                if !(reset.is_finite() && reset < threshold) {
+                    return Err(ExperimentError::invalid(
+                        "neuron.reset",
+                        reset,
+                        format!("a finite value below the threshold {threshold}"),
+                    ));
+                }
+            }
+        }
+        v::real("bias", self.bias, -100.0, 100.0)?;
+        v::positive("tau_syn_ms", self.tau_syn_ms, 0.0, 1e4)?;
+        v::real("update_every_ms", self.update_every_ms, self.dt_ms, 1e4)?;
+        v::positive("lambda", self.lambda, 0.0, 1e6)?;
+        v::count("loops", self.loops, 1, 100_000)?;
+        v::real("window_ms", self.window_ms, self.dt_ms, 1e6)?;
+        v::real("stimulus_ms", self.stimulus_ms, 0.0, 1e5)?;
+        v::real("stimulus_amplitude", self.stimulus_amplitude, 0.0, 1e3)?;
+        v::real("settle_ms", self.settle_ms, 0.0, 1e5)?;
+        v::count("test_trials", self.test_trials, 1, 1_000)?;
+        if let TargetSource::Family { family } = &self.targets {
+            family.validate()?;
+        }
+        if let TrainedSignal::Rate { c } = self.signal {
+            v::positive("signal.c", c, 0.0, 100.0)?;
+        }
+        let steps = (self.settle_ms + self.stimulus_ms + self.window_ms) / self.dt_ms;
+        if steps > 1e7 {
+            return Err(ExperimentError::invalid(
+                "(settle_ms + stimulus_ms + window_ms) / dt_ms",
+                steps,
+                "at most 10 000 000 steps per trial",
             ));
         }
-        if !(self.window_ms >= self.dt_ms && self.update_every_ms >= self.dt_ms) {
-            return Err(format!(
-                "window ({} ms) and update interval ({} ms) must be at least dt ({} ms)",
-                self.window_ms, self.update_every_ms, self.dt_ms
-            ));
-        }
-        Ok(())
+        // RLS keeps one K × K matrix per neuron (K ≈ p N inputs, + 4σ), the
+        // targets and a few recorded traces are window × N.
+        let n = self.neurons as f64;
+        let k = (self.p * n + 4.0 * (self.p * (1.0 - self.p) * n).sqrt()).min(n);
+        let window = self.window_ms / self.dt_ms;
+        v::memory(
+            "neurons × (p · neurons)² and window_ms / dt_ms × neurons",
+            4.0 * (n * k * k + 6.0 * window * n),
+        )
     }
 }
 
@@ -206,13 +273,13 @@ pub struct Setup {
 }
 
 /// Builds the network, stimulus and targets of `cfg` from `seed`.
-pub fn setup(cfg: &RlsExperiment, seed: u64) -> Result<Setup, String> {
+pub fn setup(cfg: &RlsExperiment, seed: u64) -> Result<Setup> {
     cfg.validate()?;
     let mut rng = StdRng::seed_from_u64(seed);
     let n = cfg.neurons;
     let (sets, weights) = match &cfg.excitatory_inhibitory {
         None => {
-            let sets = PresynapticSets::bernoulli(n, cfg.p, &mut rng).map_err(|e| e.to_string())?;
+            let sets = PresynapticSets::bernoulli(n, cfg.p, &mut rng)?;
             let w = gaussian_weights(&sets, cfg.sigma, cfg.zero_row_mean, &mut rng);
             (sets, w)
         }
@@ -223,16 +290,14 @@ pub fn setup(cfg: &RlsExperiment, seed: u64) -> Result<Setup, String> {
             ei.coupling,
             ei.inhibition,
             &mut rng,
-        )
-        .map_err(|e| e.to_string())?,
+        )?,
     };
     let config = DriveNetworkConfig {
         neuron: cfg.neuron,
         dt: cfg.dt_ms,
         tau_syn: cfg.tau_syn_ms,
     };
-    let mut net = DriveNetwork::new(&config, sets, weights, vec![cfg.bias as f32; n])
-        .map_err(|e| e.to_string())?;
+    let mut net = DriveNetwork::new(&config, sets, weights, vec![cfg.bias as f32; n])?;
     let a = cfg.stimulus_amplitude as f32;
     let stimulus: Vec<f32> = (0..n).map(|_| rng.random_range(-a..=a)).collect();
     let protocol = cfg.protocol();
@@ -244,9 +309,7 @@ pub fn setup(cfg: &RlsExperiment, seed: u64) -> Result<Setup, String> {
         }
         TargetSource::Innate => {
             net.randomise_state(&mut rng);
-            run_trial(&mut net, &protocol, &stimulus, None, 0)
-                .map_err(|e| e.to_string())?
-                .drive
+            run_trial(&mut net, &protocol, &stimulus, None, 0)?.drive
         }
     };
     let targets = match cfg.signal {
@@ -294,15 +357,14 @@ pub fn evaluate(
     cfg: &RlsExperiment,
     trials: usize,
     rng: &mut StdRng,
-) -> Result<Evaluation, String> {
+) -> Result<Evaluation> {
     let n = cfg.neurons;
     let mut per_neuron = vec![0f64; n];
     let mut mean_response = vec![0f32; setup.targets.len()];
     let (mut rate, mut last) = (0f64, TrialRecord::default());
     for _ in 0..trials {
         setup.net.randomise_state(rng);
-        let rec = run_trial(&mut setup.net, &setup.protocol, &setup.stimulus, None, 60)
-            .map_err(|e| e.to_string())?;
+        let rec = run_trial(&mut setup.net, &setup.protocol, &setup.stimulus, None, 60)?;
         let (_, per) = pearson_per_neuron(&setup.targets, response(&rec, cfg.signal), n);
         per_neuron
             .iter_mut()
@@ -348,6 +410,9 @@ pub struct Trained {
     pub sec_per_update: f64,
     /// Weights the sign constraint froze.
     pub frozen: usize,
+    /// Weights whose sign differs from their initial sign after training
+    /// (0 when Dale's law held; counted only with `excitatory_inhibitory`).
+    pub sign_violations: usize,
 }
 
 /// Runs `cfg.loops` training trials on `setup.net`. The network is simulated
@@ -359,25 +424,24 @@ pub fn train(
     rng: &mut StdRng,
     name: &str,
     device: &Device,
-) -> Result<Trained, String> {
+    ctx: &RunContext,
+) -> Result<Trained> {
     let net = &mut setup.net;
+    let initial = net.weights.clone();
     let (n, k) = (net.neurons(), net.sets.width);
     let dale = cfg.excitatory_inhibitory.is_some();
     let mut rls: Box<dyn DriveOptimizer> = if is_host_device(device) {
         let mut host = HostRls::new(n, k, cfg.lambda, false)
-            .and_then(|r| r.with_lengths(net.sets.len.clone()))
-            .map_err(|e| e.to_string())?;
+            .and_then(|r| r.with_lengths(net.sets.len.clone()))?;
         if dale {
-            host = host
-                .with_sign_constraint(&net.weights)
-                .map_err(|e| e.to_string())?;
+            host = host.with_sign_constraint(&net.weights)?;
         }
         Box::new(host)
     } else {
         let signs = dale.then_some(&net.weights[..]);
-        Box::new(DeviceRls::new(&net.sets, cfg.lambda, signs, device).map_err(|e| e.to_string())?)
+        Box::new(DeviceRls::new(&net.sets, cfg.lambda, signs, device)?)
     };
-    let bar = super::progress_bar(cfg.loops as u64, name);
+    ctx.observer.start(name, cfg.loops as u64);
     let (mut curve, mut test_curve) = (vec![], vec![]);
     let (mut seconds, mut rls_seconds, mut updates) = (0.0, 0.0, 0);
     for l in 0..cfg.loops {
@@ -387,8 +451,7 @@ pub fn train(
             signal: cfg.signal,
             targets: &setup.targets,
         };
-        let rec = run_trial(net, &setup.protocol, &setup.stimulus, Some(learner), 0)
-            .map_err(|e| format!("training trial {l}: {e}"))?;
+        let rec = run_trial(net, &setup.protocol, &setup.stimulus, Some(learner), 0)?;
         let (c, _) = pearson_per_neuron(&setup.targets, response(&rec, cfg.signal), n);
         curve.push(((l + 1) as f64, c));
         seconds += rec.seconds;
@@ -397,14 +460,12 @@ pub fn train(
         // With learning on, RLS tracks the target within the trial; what the
         // network has learned shows in a trial with learning off.
         net.randomise_state(rng);
-        let test =
-            run_trial(net, &setup.protocol, &setup.stimulus, None, 0).map_err(|e| e.to_string())?;
+        let test = run_trial(net, &setup.protocol, &setup.stimulus, None, 0)?;
         let (ct, _) = pearson_per_neuron(&setup.targets, response(&test, cfg.signal), n);
         test_curve.push(((l + 1) as f64, ct));
-        bar.set_message(format!("r = {ct:.3} (learning off)"));
-        bar.inc(1);
+        ctx.observer.advance(&format!("r = {ct:.3} (learning off)"));
     }
-    bar.finish_and_clear();
+    ctx.observer.finish();
     let trial_ms = cfg.settle_ms + cfg.stimulus_ms + cfg.window_ms;
     Ok(Trained {
         curve,
@@ -412,6 +473,15 @@ pub fn train(
         sec_per_sim_sec: seconds / (cfg.loops as f64 * trial_ms / 1000.0),
         sec_per_update: rls_seconds / updates.max(1) as f64,
         frozen: rls.frozen_count(),
+        sign_violations: if dale {
+            initial
+                .iter()
+                .zip(&net.weights)
+                .filter(|(a, b)| **a * **b < 0.0)
+                .count()
+        } else {
+            0
+        },
     })
 }
 
@@ -433,11 +503,12 @@ pub fn train_and_test(
     seed: u64,
     name: &str,
     device: &Device,
-) -> Result<Outcome, String> {
+    ctx: &RunContext,
+) -> Result<Outcome> {
     let mut setup = setup(cfg, seed)?;
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5EED_0001);
     let untrained = evaluate(&mut setup, cfg, cfg.test_trials, &mut rng)?;
-    let training = train(&mut setup, cfg, &mut rng, name, device)?;
+    let training = train(&mut setup, cfg, &mut rng, name, device, ctx)?;
     let trained = evaluate(&mut setup, cfg, cfg.test_trials, &mut rng)?;
     Ok(Outcome {
         setup,
@@ -447,70 +518,59 @@ pub fn train_and_test(
     })
 }
 
-/// Standard metrics, plots and the paper's values for one outcome.
+/// Standard metrics, figures and the paper's values for one outcome.
 pub fn report_outcome(
     report: &mut Report,
     cfg: &RlsExperiment,
     o: &Outcome,
     prefix: &str,
     title: &str,
-) -> Result<(), String> {
+) -> Result<()> {
     let key = |m: &str| format!("{prefix}{m}");
-    report.metric(&key("mean_correlation"), round(o.trained.correlation));
-    report.metric(
-        &key("mean_correlation_untrained"),
-        round(o.untrained.correlation),
-    );
+    report.metric(&key("mean_correlation"), o.trained.correlation)?;
+    report.metric(&key("mean_correlation_untrained"), o.untrained.correlation)?;
     report.metric(
         &key("mean_correlation_trial_averaged"),
-        round(o.trained.correlation_trial_averaged),
-    );
-    report.metric(&key("test_trials"), cfg.test_trials);
-    report.metric(&key("rate_hz"), round(o.trained.rate_hz));
-    report.metric(&key("rate_hz_untrained"), round(o.untrained.rate_hz));
+        o.trained.correlation_trial_averaged,
+    )?;
+    report.count(&key("test_trials"), cfg.test_trials);
+    report.metric(&key("rate_hz"), o.trained.rate_hz)?;
+    report.metric(&key("rate_hz_untrained"), o.untrained.rate_hz)?;
     report.metric(
         &key("fraction_neurons_above_0_9"),
-        round(
-            o.trained.per_neuron.iter().filter(|c| **c > 0.9).count() as f64 / cfg.neurons as f64,
-        ),
-    );
-    report.metric(&key("sec_per_sim_sec"), round(o.training.sec_per_sim_sec));
-    report.metric(&key("sec_per_rls_update"), o.training.sec_per_update);
+        o.trained.per_neuron.iter().filter(|c| **c > 0.9).count() as f64 / cfg.neurons as f64,
+    )?;
+    report.metric(&key("sec_per_sim_sec"), o.training.sec_per_sim_sec)?;
+    report.metric(&key("sec_per_rls_update"), o.training.sec_per_update)?;
     if cfg.excitatory_inhibitory.is_some() {
-        report.metric(&key("frozen_by_dale"), o.training.frozen);
+        report.count(&key("frozen_by_dale"), o.training.frozen);
+        report.count(&key("dale_sign_violations"), o.training.sign_violations);
     }
-    write_plots(report, cfg, o, prefix, title)
+    figures_of(report, cfg, o, prefix, title)
 }
 
-fn write_plots(
-    report: &Report,
+fn figures_of(
+    report: &mut Report,
     cfg: &RlsExperiment,
     o: &Outcome,
     prefix: &str,
     title: &str,
-) -> Result<(), String> {
-    let write = |name: &str, svg: String| {
-        std::fs::write(report.out_dir().join(format!("{prefix}{name}")), svg)
-            .map_err(|e| e.to_string())
-    };
-    write(
-        "learning_curve.svg",
-        line_chart(
-            &format!("{title}: correlation during training"),
+) -> Result<()> {
+    report.figure(
+        format!("{prefix}learning_curve"),
+        Figure::Line(LineChart::new(
+            format!("{title}: correlation during training"),
             "training loop",
             "mean correlation (target vs response)",
-            &[
-                Series {
-                    label: "training trial (RLS on)",
-                    points: o.training.curve.clone(),
-                },
-                Series {
-                    label: "test trial after it (RLS off)",
-                    points: o.training.test_curve.clone(),
-                },
+            vec![
+                Series::new("training trial (RLS on)", o.training.curve.clone()),
+                Series::new(
+                    "test trial after it (RLS off)",
+                    o.training.test_curve.clone(),
+                ),
             ],
-        ),
-    )?;
+        )),
+    );
     let n = cfg.neurons;
     let quantity = match cfg.signal {
         TrainedSignal::Drive => "synaptic drive u",
@@ -525,31 +585,25 @@ fn write_plots(
             .collect()
     };
     for i in 0..3.min(n) {
-        write(
-            &format!("neuron{i}.svg"),
-            line_chart(
-                &format!(
+        report.figure(
+            format!("{prefix}neuron{i}"),
+            Figure::Line(LineChart::new(
+                format!(
                     "{title}: neuron {i} (r = {:.2} trained, {:.2} untrained)",
                     o.trained.per_neuron[i], o.untrained.per_neuron[i]
                 ),
                 "time after stimulus (ms)",
                 quantity,
-                &[
-                    Series {
-                        label: "target",
-                        points: column(&o.setup.targets, i),
-                    },
-                    Series {
-                        label: "trained",
-                        points: column(response(&o.trained.last, cfg.signal), i),
-                    },
-                    Series {
-                        label: "untrained",
-                        points: column(response(&o.untrained.last, cfg.signal), i),
-                    },
+                vec![
+                    Series::new("target", column(&o.setup.targets, i)),
+                    Series::new("trained", column(response(&o.trained.last, cfg.signal), i)),
+                    Series::new(
+                        "untrained",
+                        column(response(&o.untrained.last, cfg.signal), i),
+                    ),
                 ],
-            ),
-        )?;
+            )),
+        );
     }
     let steps = o.setup.protocol.window_steps;
     let shown = 60.min(n);
@@ -557,42 +611,39 @@ fn write_plots(
     for (t, i) in &o.trained.last.raster {
         rows[*t as usize][*i as usize] = 1.0;
     }
-    write(
-        "raster.svg",
-        crate::plot::raster(
-            &format!("{title}: trained network, first {shown} neurons"),
-            &rows,
+    report.figure(
+        format!("{prefix}raster"),
+        Figure::Raster(Raster::new(
+            format!("{title}: trained network, first {shown} neurons"),
+            rows,
             cfg.dt_ms,
-            &[],
-        ),
-    )
+        )),
+    );
+    Ok(())
 }
 
-/// Rounds to 4 decimals for the JSON line.
-pub fn round(v: f64) -> f64 {
-    (v * 1e4).round() / 1e4
-}
-
-/// Shared entry: a single train-and-test experiment with `full` and `quick`
-/// presets.
+/// A single train-and-test experiment `name` with its paper values.
 pub fn run_single(
-    opts: &RunOptions,
+    cfg: &RlsExperiment,
+    device: &Device,
+    ctx: &RunContext,
     name: &str,
-    title: &str,
-    full: RlsExperiment,
-    quick: RlsExperiment,
     paper: &[(&str, serde_json::Value)],
-) -> Result<String, String> {
-    let base = if opts.quick { quick } else { full };
-    let cfg: RlsExperiment = super::load_config(base, opts.config.as_deref())?;
-    let mut report = Report::new(name, &opts.backend, opts.seed, opts.quick, &opts.out_dir)?;
-    report.write_json("config.json", &cfg)?;
-    let outcome = train_and_test(&cfg, opts.seed, name, &opts.device)?;
-    report_outcome(&mut report, &cfg, &outcome, "", title)?;
-    report.metric("neurons", cfg.neurons);
-    report.metric("loops", cfg.loops);
+) -> Result<Report> {
+    cfg.validate()?;
+    ctx.refuse_resume(name, RESUME_WHY)?;
+    ctx.prepare(cfg)?;
+    let mut report = Report::new(name, ctx);
+    let outcome = train_and_test(cfg, ctx.seed, name, device, ctx)?;
+    report_outcome(&mut report, cfg, &outcome, "", name)?;
+    report.count("neurons", cfg.neurons);
+    report.count("loops", cfg.loops);
     for (k, v) in paper {
         report.paper(k, v.clone());
     }
     Ok(report.finish())
 }
+
+/// Why the single RLS runs refuse `--resume`.
+pub const RESUME_WHY: &str =
+    "its training loops take minutes and are not checkpointed: rerun it without --resume";

@@ -1,0 +1,149 @@
+//! How an experiment is run: where it writes, its seed, whether it
+//! resumes, and who watches its progress.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{ExperimentError, Result};
+
+/// Sees an experiment's progress (the CLI draws progress bars from it).
+///
+/// A run reports stages (`start` with the number of steps, `advance` per
+/// step with a short status, `finish`); the default methods ignore all.
+pub trait Observer: Sync {
+    /// A stage of `total` steps begins.
+    fn start(&self, stage: &str, total: u64) {
+        let _ = (stage, total);
+    }
+    /// One step of the current stage is done; `status` says how it went.
+    fn advance(&self, status: &str) {
+        let _ = status;
+    }
+    /// The current stage is over.
+    fn finish(&self) {}
+}
+
+/// An [`Observer`] that ignores everything.
+pub struct Silent;
+
+impl Observer for Silent {}
+
+/// Where and how a run happens.
+pub struct RunContext<'a> {
+    /// Folder for the config, metrics logs, checkpoints and the model.
+    pub out_dir: PathBuf,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Continue from the last checkpoint in `out_dir`.
+    pub resume: bool,
+    /// Whether the config is the reduced preset (reported only).
+    pub quick: bool,
+    /// Name of the backend (reported only).
+    pub backend: String,
+    /// Who sees the progress.
+    pub observer: &'a dyn Observer,
+}
+
+impl RunContext<'static> {
+    /// A fresh (not resumed), silent run writing into `out_dir` with seed 0.
+    pub fn new(out_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            out_dir: out_dir.into(),
+            seed: 0,
+            resume: false,
+            quick: false,
+            backend: "flex".into(),
+            observer: &Silent,
+        }
+    }
+}
+
+impl<'a> RunContext<'a> {
+    /// The same context with another seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The same context, resuming.
+    pub fn with_resume(mut self, resume: bool) -> Self {
+        self.resume = resume;
+        self
+    }
+
+    /// The same context with another observer.
+    pub fn with_observer<'b>(self, observer: &'b dyn Observer) -> RunContext<'b> {
+        RunContext {
+            out_dir: self.out_dir,
+            seed: self.seed,
+            resume: self.resume,
+            quick: self.quick,
+            backend: self.backend,
+            observer,
+        }
+    }
+
+    /// Creates the output folder and writes `config.json` into it.
+    pub fn prepare(&self, config: &impl serde::Serialize) -> Result<()> {
+        std::fs::create_dir_all(&self.out_dir)
+            .map_err(|e| ExperimentError::io("create", &self.out_dir, e))?;
+        crate::report::write_json_atomically(&self.out_dir.join("config.json"), config)
+    }
+
+    /// Refuses `--resume` for an experiment that cannot resume.
+    pub fn refuse_resume(&self, experiment: &str, why: &str) -> Result<()> {
+        if self.resume {
+            return Err(ExperimentError::ResumeUnsupported {
+                experiment: experiment.into(),
+                why: why.into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A path in the output folder.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.out_dir.join(name)
+    }
+}
+
+/// `base` with the JSON object `overlay` laid over it, nested objects merged
+/// field by field; unknown fields are refused by the config types.
+pub fn overlay<T>(base: &T, overlay: serde_json::Value, source: &Path) -> Result<T>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut merged = serde_json::to_value(base).expect("configs serialise");
+    merge(&mut merged, overlay);
+    serde_json::from_value(merged).map_err(|e| ExperimentError::ConfigFile {
+        path: source.into(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads the JSON file at `path`.
+pub fn read_overlay(path: &Path) -> Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).map_err(|e| ExperimentError::ConfigFile {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| ExperimentError::ConfigFile {
+        path: path.into(),
+        reason: e.to_string(),
+    })
+}
+
+fn merge(base: &mut serde_json::Value, overlay: serde_json::Value) {
+    match (base, overlay) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
