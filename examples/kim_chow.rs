@@ -13,7 +13,7 @@
 //! reproductions with plots are `spikeburn run rls-*`.
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use spikeburn::plasticity::{
     DriveNetwork, DriveNetworkConfig, DriveNeuron, HostRls, Learner, PresynapticSets, Protocol,
     TrainedSignal, excitatory_inhibitory, gaussian_weights, pearson_per_neuron, run_trial,

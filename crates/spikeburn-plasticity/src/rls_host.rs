@@ -4,7 +4,7 @@
 //! memory between updates (a tensor round trip of `P` per update would cost
 //! more than the update). Per-neuron mode splits the neurons over threads.
 
-use crate::rls::RlsError;
+use crate::PlasticityError;
 
 /// Host-memory RLS state (`P` per neuron, or one shared `P`).
 ///
@@ -36,14 +36,19 @@ pub struct HostRls {
 
 impl HostRls {
     /// `P(0) = I/λ` for `neurons` × `inputs`.
-    pub fn new(neurons: usize, inputs: usize, lambda: f64, shared: bool) -> Result<Self, RlsError> {
+    pub fn new(
+        neurons: usize,
+        inputs: usize,
+        lambda: f64,
+        shared: bool,
+    ) -> Result<Self, PlasticityError> {
         if neurons == 0 || inputs == 0 {
-            return Err(RlsError::Config(format!(
+            return Err(PlasticityError::Config(format!(
                 "RLS needs neurons >= 1 and inputs >= 1, got {neurons} and {inputs}"
             )));
         }
         if !(lambda.is_finite() && lambda > 0.0) {
-            return Err(RlsError::Config(format!(
+            return Err(PlasticityError::Config(format!(
                 "`lambda` = {lambda} is invalid: expected a finite regulariser > 0"
             )));
         }
@@ -73,22 +78,24 @@ impl HostRls {
 
     /// Neuron `i` trains only its first `lengths[i]` slots (presynaptic sets
     /// of different sizes padded to `K`); the work per update scales with
-    /// `Σ lengths²`, not `N K²`.
-    pub fn with_lengths(mut self, lengths: Vec<usize>) -> Result<Self, RlsError> {
+    /// `Σ lengths²`, not `N K²`. A length of 0 (an empty set, which
+    /// [`crate::PresynapticSets::bernoulli`] can draw for a small `N p`) is
+    /// allowed: that neuron has no plastic input and keeps its weights.
+    pub fn with_lengths(mut self, lengths: Vec<usize>) -> Result<Self, PlasticityError> {
         if self.shared {
-            return Err(RlsError::Config(
+            return Err(PlasticityError::Config(
                 "per-neuron set sizes need per-neuron P (shared_p = false)".into(),
             ));
         }
         if lengths.len() != self.neurons {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "RLS got {} set sizes, expected one per neuron ({})",
                 lengths.len(),
                 self.neurons
             )));
         }
         if let Some((i, l)) = lengths.iter().enumerate().find(|(_, l)| **l > self.inputs) {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "neuron {i} has a presynaptic set of {l}, more than the {} slots",
                 self.inputs
             )));
@@ -99,14 +106,14 @@ impl HostRls {
 
     /// Dale's law: every weight keeps the sign it has in `weights` (`[N][K]`;
     /// zero weights are unconstrained).
-    pub fn with_sign_constraint(mut self, weights: &[f32]) -> Result<Self, RlsError> {
+    pub fn with_sign_constraint(mut self, weights: &[f32]) -> Result<Self, PlasticityError> {
         if self.shared {
-            return Err(RlsError::Config(
+            return Err(PlasticityError::Config(
                 "a sign constraint freezes weights per neuron: it needs per-neuron P".into(),
             ));
         }
         if weights.len() != self.neurons * self.inputs {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "sign constraint got {} weights, expected {}",
                 weights.len(),
                 self.neurons * self.inputs
@@ -141,10 +148,10 @@ impl HostRls {
         weights: &mut [f32],
         q: &[f32],
         error: &[f32],
-    ) -> Result<(), RlsError> {
+    ) -> Result<(), PlasticityError> {
         let (n, k) = (self.neurons, self.inputs);
         if weights.len() != n * k || error.len() != n {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "RLS got {} weights and {} errors, expected {} and {n}",
                 weights.len(),
                 error.len(),
@@ -153,7 +160,7 @@ impl HostRls {
         }
         let expected_q = if self.shared { k } else { n * k };
         if q.len() != expected_q {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "RLS regressor has {} values, expected {expected_q}",
                 q.len()
             )));
@@ -188,6 +195,12 @@ impl HostRls {
                         let mut q_eff = vec![0f32; k];
                         for (i, e_i) in e.iter().enumerate() {
                             let l = len[i];
+                            if l == 0 {
+                                // No plastic input (a small N·p can leave a set
+                                // empty): nothing to regress on, the neuron keeps
+                                // its weights.
+                                continue;
+                            }
                             let (q_i, fr_i) = (&q[i * k..i * k + l], &mut fr[i * k..i * k + l]);
                             for ((qe, qv), f) in q_eff.iter_mut().zip(q_i).zip(fr_i.iter()) {
                                 *qe = if *f { 0.0 } else { *qv };
@@ -217,10 +230,10 @@ impl HostRls {
     /// Numerical guard: finite weights; every `P` with a finite, positive
     /// diagonal (a symmetric positive-definite matrix has one); every 50
     /// updates, symmetric `P`.
-    fn check(&self, weights: &[f32]) -> Result<(), RlsError> {
+    fn check(&self, weights: &[f32]) -> Result<(), PlasticityError> {
         let k = self.inputs;
         if let Some(i) = weights.iter().position(|v| !v.is_finite()) {
-            return Err(RlsError::Numerical(format!(
+            return Err(PlasticityError::Numerical(format!(
                 "RLS diverged at update {}: weight {i} is {} (lower the update rate or raise lambda)",
                 self.updates, weights[i]
             )));
@@ -229,7 +242,7 @@ impl HostRls {
             for i in 0..k {
                 let d = block[i * k + i];
                 if !(d.is_finite() && d > 0.0) {
-                    return Err(RlsError::Numerical(format!(
+                    return Err(PlasticityError::Numerical(format!(
                         "RLS lost positive definiteness at update {}: P[{b}] has diagonal entry {i} = {d}",
                         self.updates
                     )));
@@ -241,7 +254,7 @@ impl HostRls {
                     for j in 0..i {
                         let asym = (block[i * k + j] - block[j * k + i]).abs();
                         if asym > 1e-3 * scale {
-                            return Err(RlsError::Numerical(format!(
+                            return Err(PlasticityError::Numerical(format!(
                                 "RLS lost the symmetry of P[{b}] at update {}: |P[{i},{j}] − P[{j},{i}]| = {asym:e} against max diagonal {scale:e}",
                                 self.updates
                             )));
@@ -373,6 +386,10 @@ fn subtract_outer(m: &mut [f32], stride: usize, a: &[f32], c: f32, kv: &[f32]) {
 /// `stride`; leaves `k` in `kv` and returns `c`.
 fn update_one(p: &mut [f32], stride: usize, q: &[f32], kv: &mut [f32]) -> f32 {
     let l = q.len();
+    if l == 0 {
+        // An empty set: `P` is a 0 × 0 block and nothing changes.
+        return 1.0;
+    }
     gemv_rows(&p[..(l - 1) * stride + l], stride, q, kv);
     let c = (1.0 / (1.0 + dot(q, kv))) as f32;
     subtract_outer(&mut p[..(l - 1) * stride + l], stride, kv, c, kv);
@@ -609,6 +626,45 @@ mod tests {
             last = r.update(&mut w, &[0.0; 3], &[0.0]);
         }
         assert!(last.unwrap_err().to_string().contains("symmetry"));
+    }
+
+    #[test]
+    fn a_neuron_with_an_empty_presynaptic_set_keeps_its_weights() {
+        use rand::SeedableRng;
+        // Bernoulli sets with N p ≈ 0.2: most sets are empty, a few are not.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let sets = crate::PresynapticSets::bernoulli(20, 0.01, &mut rng).unwrap();
+        let empty = sets.len.iter().filter(|l| **l == 0).count();
+        assert!(empty > 0 && empty < sets.neurons, "lengths {:?}", sets.len);
+        let (n, k) = (sets.neurons, sets.width);
+        let mut rls = HostRls::new(n, k, 1.0, false)
+            .unwrap()
+            .with_lengths(sets.len.clone())
+            .unwrap();
+        let w0: Vec<f32> = (0..n * k).map(|x| 0.1 * (x % 7) as f32).collect();
+        let mut w = w0.clone();
+        let mut lcg = Lcg(12);
+        for _ in 0..5 {
+            let q: Vec<f32> = (0..n * k).map(|_| lcg.next().abs() + 0.1).collect();
+            let e: Vec<f32> = (0..n).map(|_| lcg.next() + 2.0).collect();
+            rls.update(&mut w, &q, &e).unwrap();
+        }
+        for i in 0..n {
+            let (row, row0) = (&w[i * k..(i + 1) * k], &w0[i * k..(i + 1) * k]);
+            if sets.len[i] == 0 {
+                assert_eq!(row, row0, "neuron {i} has no plastic input but moved");
+            } else {
+                // Errors of at least 1 move every trained weight.
+                assert!(
+                    row[..sets.len[i]]
+                        .iter()
+                        .zip(row0)
+                        .all(|(a, b)| (a - b).abs() > 1e-4),
+                    "neuron {i} with {} inputs was not trained",
+                    sets.len[i]
+                );
+            }
+        }
     }
 
     #[test]

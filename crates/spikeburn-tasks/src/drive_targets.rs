@@ -1,7 +1,7 @@
 //! Target trajectories for recurrent synaptic-drive training (Kim & Chow
 //! 2018): one signal per neuron over a window.
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
 
 /// Per-neuron targets over a window, `[steps][neurons]` row-major.

@@ -14,7 +14,7 @@
 //! readout picks the wrong bit.
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::SpikeBatch;

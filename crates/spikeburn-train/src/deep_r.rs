@@ -22,7 +22,7 @@
 //! activations, and the global reactivation draw is simplest there.
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 /// Hyper-parameters of DEEP R.

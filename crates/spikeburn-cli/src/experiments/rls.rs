@@ -9,7 +9,7 @@
 
 use burn::prelude::Device;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use spikeburn_core::layer::is_host_device;
 use spikeburn_plasticity::trial::{DeviceRls, DriveOptimizer};

@@ -11,7 +11,7 @@ use burn::module::{Module, Param};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use spikeburn_core::layer::{
     LeakyReadout, LeakyReadoutConfig, Record, RecurrentSpiking, RecurrentSpikingConfig,
