@@ -34,15 +34,27 @@ mod tests {
     use burn::prelude::*;
 
     /// CI runs the suite a second time with `BURN_DEVICE=wgpu`: make sure that
-    /// run really executes on the GPU backend rather than silently on the CPU.
+    /// run really executes on the GPU backend rather than silently on the CPU,
+    /// and that without `BURN_DEVICE` the default is Burn's documented choice
+    /// for the enabled backends (a GPU backend before `flex` before `ndarray`).
     #[test]
     fn default_device_honours_burn_device() {
         let device = format!("{:?}", Device::default()).to_lowercase();
-        match std::env::var("BURN_DEVICE").as_deref() {
-            Ok("wgpu") => assert!(device.contains("wgpu"), "{device}"),
-            Ok("ndarray") => assert!(device.contains("ndarray"), "{device}"),
-            _ => {}
-        }
-        eprintln!("tests run on {device}");
+        let expected = match std::env::var("BURN_DEVICE") {
+            Ok(name) => name.to_lowercase(),
+            Err(_) if cfg!(feature = "wgpu") => "wgpu".into(),
+            Err(_) if cfg!(feature = "flex") => "flex".into(),
+            Err(_) => "ndarray".into(),
+        };
+        eprintln!("tests run on {device} (expected {expected})");
+        assert!(
+            device.contains(&expected),
+            "the default device is {device}, expected {expected}"
+        );
+        assert_eq!(
+            crate::layer::is_host_device(&Device::default()),
+            expected == "flex" || expected == "ndarray",
+            "{device}"
+        );
     }
 }
