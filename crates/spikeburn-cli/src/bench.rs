@@ -71,7 +71,7 @@ pub fn run(
         "backend": backend,
         // The fused CPU kernels split the batch over this many threads;
         // Burn's own CPU ops (flex without rayon) are single-threaded.
-        "threads": if backend == "wgpu" || o.per_step { 1 } else { spikeburn_core::layer::host_threads() },
+        "threads": if backend == "wgpu" || o.per_step { 1 } else { spikeburn_core::num_threads() },
         "peak_rss_mb": spikeburn_bench::peak_rss_mb(),
         "git_rev": git_rev(),
     });

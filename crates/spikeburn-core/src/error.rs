@@ -52,6 +52,14 @@ pub enum SpikeburnError {
         /// What was empty.
         what: &'static str,
     },
+    /// The worker threads of spikeburn's CPU kernels could not be started.
+    #[error("could not start {threads} worker threads: {message}")]
+    ThreadPool {
+        /// Threads asked for.
+        threads: usize,
+        /// The operating system's reason.
+        message: String,
+    },
     /// A simulation produced NaN or infinite values.
     #[error("{what} became NaN or infinite")]
     NonFinite {

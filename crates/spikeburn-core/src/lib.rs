@@ -14,6 +14,10 @@
 //!
 //! Library code takes a `&Device` and never names a backend: the same model
 //! runs on `flex` (default CPU), `ndarray` or `wgpu`, chosen by the caller.
+//!
+//! The CPU kernels (fused BPTT host kernels, host RLS in
+//! `spikeburn-plasticity`) share one thread pool: [`set_num_threads`], or the
+//! `SPIKEBURN_THREADS` environment variable, sets its size (see [`threads`]).
 
 // burn-ndarray is deprecated upstream; it stays selectable for users who ask for it.
 #![cfg_attr(feature = "ndarray", allow(deprecated))]
@@ -24,10 +28,12 @@ pub mod layer;
 pub mod neuron;
 pub mod spike;
 pub mod synapse;
+pub mod threads;
 
 pub use burn;
 pub use error::{Result, SpikeburnError};
 pub use filter::{FilterOps, exponential_filter};
+pub use threads::{num_threads, set_num_threads};
 
 #[cfg(test)]
 mod tests {

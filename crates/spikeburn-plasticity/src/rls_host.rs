@@ -2,7 +2,12 @@
 //!
 //! Same update as [`crate::Rls`], on `Vec<f32>` buffers that stay in host
 //! memory between updates (a tensor round trip of `P` per update would cost
-//! more than the update). Per-neuron mode splits the neurons over threads.
+//! more than the update). Both modes cut the work into tasks fixed by the
+//! problem size and run them on spikeburn's thread pool
+//! ([`spikeburn_core::threads`]), so the results do not depend on the thread
+//! count.
+
+use rayon::prelude::*;
 
 use crate::PlasticityError;
 
@@ -21,7 +26,6 @@ pub struct HostRls {
     inputs: usize,
     shared: bool,
     updates: u64,
-    threads: usize,
     lengths: Vec<usize>,
     /// `[N][K]` in per-neuron mode: the sign each weight must keep (0 = free).
     signs: Vec<i8>,
@@ -65,7 +69,6 @@ impl HostRls {
             inputs,
             shared,
             updates: 0,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             lengths: vec![inputs; neurons],
             // Allocated once: the per-neuron update walks them every time.
             signs: vec![0; if shared { 0 } else { neurons * inputs }],
@@ -173,56 +176,39 @@ impl HostRls {
             self.gain = kv;
             self.gain_c = c;
         } else {
-            let per = n.div_ceil(self.threads.max(1));
+            let per = neurons_per_task(k);
             let constrained = self.constrained;
             let (signs, frozen) = (&self.signs[..], &mut self.frozen[..]);
-            let lengths = &self.lengths;
-            std::thread::scope(|s| {
-                for (((p, w), (q, e)), ((sg, fr), len)) in self
-                    .p
-                    .chunks_mut(per * k * k)
-                    .zip(weights.chunks_mut(per * k))
-                    .zip(q.chunks(per * k).zip(error.chunks(per)))
-                    .zip(
-                        signs
-                            .chunks(per * k)
-                            .zip(frozen.chunks_mut(per * k))
-                            .zip(lengths.chunks(per)),
-                    )
-                {
-                    s.spawn(move || {
-                        let mut kv = vec![0f32; k];
-                        let mut q_eff = vec![0f32; k];
-                        for (i, e_i) in e.iter().enumerate() {
-                            let l = len[i];
-                            if l == 0 {
-                                // No plastic input (a small N·p can leave a set
-                                // empty): nothing to regress on, the neuron keeps
-                                // its weights.
-                                continue;
-                            }
-                            let (q_i, fr_i) = (&q[i * k..i * k + l], &mut fr[i * k..i * k + l]);
-                            for ((qe, qv), f) in q_eff.iter_mut().zip(q_i).zip(fr_i.iter()) {
-                                *qe = if *f { 0.0 } else { *qv };
-                            }
-                            let p_i = &mut p[i * k * k..(i + 1) * k * k];
-                            let c = update_one(p_i, k, &q_eff[..l], &mut kv[..l]);
-                            let (w_i, sg_i) = (&mut w[i * k..i * k + l], &sg[i * k..i * k + l]);
-                            for j in 0..l {
-                                if fr_i[j] {
-                                    continue;
-                                }
-                                let next = w_i[j] - c * e_i * kv[j];
-                                if constrained && (next * sg_i[j] as f32) < 0.0 {
-                                    fr_i[j] = true; // the update would flip the sign
-                                } else {
-                                    w_i[j] = next;
-                                }
-                            }
-                        }
-                    });
-                }
-            });
+            let tasks: Vec<NeuronTask> = self
+                .p
+                .chunks_mut(per * k * k)
+                .zip(weights.chunks_mut(per * k))
+                .zip(q.chunks(per * k).zip(error.chunks(per)))
+                .zip(
+                    signs
+                        .chunks(per * k)
+                        .zip(frozen.chunks_mut(per * k))
+                        .zip(self.lengths.chunks(per)),
+                )
+                .map(
+                    |(((p, weights), (q, error)), ((signs, frozen), lengths))| NeuronTask {
+                        p,
+                        weights,
+                        q,
+                        error,
+                        signs,
+                        frozen,
+                        lengths,
+                    },
+                )
+                .collect();
+            // Neurons are independent: any split gives the same numbers.
+            let run = |task: NeuronTask| task.run(k, constrained);
+            if tasks.len() == 1 {
+                tasks.into_iter().for_each(run);
+            } else {
+                spikeburn_core::threads::install(|| tasks.into_par_iter().for_each(run));
+            }
         }
         self.check(weights)
     }
@@ -271,14 +257,19 @@ impl HostRls {
         self.updates
     }
 
-    /// Threads one update uses: every core in per-neuron mode; in shared mode
-    /// two or more only for `K ≥ 1536`, where they pay for their start.
+    /// Threads one update uses: spikeburn's pool
+    /// ([`spikeburn_core::num_threads`]), at most one per task. Per-neuron
+    /// mode cuts the neurons into tasks of about `2^18` multiply-adds;
+    /// shared mode cuts the rows of `P` and `W` into tasks of at least 768
+    /// rows (so `K < 1536` runs on the calling thread: at `K = 500` handing
+    /// half the rows to another thread costs more than it saves).
     pub fn update_threads(&self) -> usize {
-        if self.shared {
-            self.threads.min(self.inputs / 768).max(1)
+        let tasks = if self.shared {
+            shared_tasks(self.inputs)
         } else {
-            self.threads.min(self.neurons).max(1)
-        }
+            self.neurons.div_ceil(neurons_per_task(self.inputs))
+        };
+        spikeburn_core::num_threads().min(tasks).max(1)
     }
 
     /// Shared mode: `(c, k)` of the last update, so a caller that keeps
@@ -299,47 +290,104 @@ impl HostRls {
         kv: &mut [f32],
     ) -> f32 {
         let k = self.inputs;
-        let threads = self.update_threads();
-        // Measured on 2 cores: two threads lose at K = 500 (a thread start
-        // costs more than half the update) and win at K = 2000.
-        if threads == 1 {
+        let tasks = shared_tasks(k);
+        if tasks == 1 {
             let c = update_one(&mut self.p, k, q, kv);
             subtract_outer(weights, k, error, c, kv);
             return c;
         }
-        let rows = k.div_ceil(threads);
-        std::thread::scope(|s| {
-            let mut parts = self.p.chunks(rows * k).zip(kv.chunks_mut(rows));
-            let mine = parts.next();
-            for (p_rows, out) in parts {
-                s.spawn(move || gemv_rows(p_rows, k, q, out));
-            }
-            if let Some((p_rows, out)) = mine {
-                gemv_rows(p_rows, k, q, out);
-            }
+        // Every row of P and W is updated on its own: any split of the rows
+        // gives the same numbers.
+        let rows = k.div_ceil(tasks);
+        let p = &mut self.p;
+        spikeburn_core::threads::install(|| {
+            p.par_chunks(rows * k)
+                .zip(kv.par_chunks_mut(rows))
+                .for_each(|(p_rows, out)| gemv_rows(p_rows, k, q, out));
         });
         let c = (1.0 / (1.0 + dot(q, kv))) as f32;
         let kv = &*kv;
-        let w_rows = error.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let mut parts = self
-                .p
-                .chunks_mut(rows * k)
-                .zip(kv.chunks(rows))
-                .zip(weights.chunks_mut(w_rows * k).zip(error.chunks(w_rows)));
-            let mine = parts.next();
-            for ((p_rows, k_part), (w, e)) in parts {
-                s.spawn(move || {
+        let w_rows = error.len().div_ceil(tasks);
+        spikeburn_core::threads::install(|| {
+            p.par_chunks_mut(rows * k)
+                .zip(kv.par_chunks(rows))
+                .zip(
+                    weights
+                        .par_chunks_mut(w_rows * k)
+                        .zip(error.par_chunks(w_rows)),
+                )
+                .for_each(|((p_rows, k_part), (w, e))| {
                     subtract_outer(p_rows, k, k_part, c, kv);
                     subtract_outer(w, k, e, c, kv);
                 });
-            }
-            if let Some(((p_rows, k_part), (w, e))) = mine {
-                subtract_outer(p_rows, k, k_part, c, kv);
-                subtract_outer(w, k, e, c, kv);
-            }
         });
         c
+    }
+}
+
+/// Tasks of a shared-`P` update of `K` rows: at least
+/// [`SHARED_ROWS_PER_TASK`] rows each, fixed by `K`.
+fn shared_tasks(k: usize) -> usize {
+    (k / SHARED_ROWS_PER_TASK).max(1)
+}
+
+/// Work of one per-neuron task, about `2^18` multiply-adds of `P` updates
+/// (`K²` per neuron): big enough to pay for handing it to a thread, small
+/// enough to balance the threads. Fixed by `K`, not by the thread count.
+fn neurons_per_task(k: usize) -> usize {
+    ((1usize << 18) / (k * k).max(1)).max(1)
+}
+
+/// Rows of the shared `P` per task (`K` multiply-adds each). Measured on 2
+/// cores: handing rows to the pool loses at `K = 500` and wins at `K = 2000`.
+const SHARED_ROWS_PER_TASK: usize = 768;
+
+/// A range of neurons of the per-neuron update, with their slices of `P`
+/// (`[len][K][K]`), weights, regressors (`[len][K]`), errors (`[len]`),
+/// sign constraints, frozen flags and set sizes.
+struct NeuronTask<'a> {
+    p: &'a mut [f32],
+    weights: &'a mut [f32],
+    q: &'a [f32],
+    error: &'a [f32],
+    signs: &'a [i8],
+    frozen: &'a mut [bool],
+    lengths: &'a [usize],
+}
+
+impl NeuronTask<'_> {
+    /// The RLS step of each neuron of the task on its own set.
+    fn run(self, k: usize, constrained: bool) {
+        let mut kv = vec![0f32; k];
+        let mut q_eff = vec![0f32; k];
+        for (i, e_i) in self.error.iter().enumerate() {
+            let l = self.lengths[i];
+            if l == 0 {
+                // No plastic input (a small N·p can leave a set empty):
+                // nothing to regress on, the neuron keeps its weights.
+                continue;
+            }
+            let q_i = &self.q[i * k..i * k + l];
+            let fr_i = &mut self.frozen[i * k..i * k + l];
+            for ((qe, qv), f) in q_eff.iter_mut().zip(q_i).zip(fr_i.iter()) {
+                *qe = if *f { 0.0 } else { *qv };
+            }
+            let p_i = &mut self.p[i * k * k..(i + 1) * k * k];
+            let c = update_one(p_i, k, &q_eff[..l], &mut kv[..l]);
+            let w_i = &mut self.weights[i * k..i * k + l];
+            let sg_i = &self.signs[i * k..i * k + l];
+            for j in 0..l {
+                if fr_i[j] {
+                    continue;
+                }
+                let next = w_i[j] - c * e_i * kv[j];
+                if constrained && (next * sg_i[j] as f32) < 0.0 {
+                    fr_i[j] = true; // the update would flip the sign
+                } else {
+                    w_i[j] = next;
+                }
+            }
+        }
     }
 }
 

@@ -13,7 +13,6 @@ mod recurrent;
 
 pub use feedforward::{SpikingLinear, SpikingLinearConfig};
 pub use fused::{FusedDynamics, is_host_device};
-pub use fused_host::host_threads;
 pub use readout::{LeakyReadout, LeakyReadoutConfig};
 pub use recurrent::{DelayedProjections, RecurrentSpiking, RecurrentSpikingConfig};
 
