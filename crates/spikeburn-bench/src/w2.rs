@@ -14,6 +14,7 @@ use spikeburn_core::layer::is_host_device;
 use spikeburn_plasticity::{HostRls, PresynapticSets, Rls, RlsConfig};
 use std::time::Instant;
 
+use crate::BenchError;
 use crate::splitmix::{uniform, uniform_weights};
 
 /// The knobs of W2 (defaults: the spec's, all-to-all).
@@ -82,14 +83,23 @@ pub struct W2Result {
 }
 
 /// Runs W2 on `device` (a non-autodiff device).
-pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
+pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, BenchError> {
     let (n, seed) = (opts.n, opts.seed);
     if !(opts.p > 0.0 && opts.p <= 1.0) {
-        return Err(format!("--p {} is invalid: expected 0 < p <= 1", opts.p));
+        return Err(BenchError::InvalidOption {
+            option: "p",
+            value: opts.p.to_string(),
+            expected: "a connection probability 0 < p <= 1".into(),
+        });
     }
     let sets = presynaptic_sets(n, opts.p, seed)?;
     if sets.is_some() && opts.shared_p {
-        return Err("--shared-p needs all-to-all connectivity (p = 1): with p < 1 every neuron has its own set".into());
+        return Err(BenchError::InvalidOption {
+            option: "shared-p",
+            value: format!("with --p {}", opts.p),
+            expected: "all-to-all connectivity (p = 1): with p < 1 every neuron has its own set"
+                .into(),
+        });
     }
     // p = 1: every neuron sees all N, autapse included.
     let k = sets.as_ref().map_or(n, |s| s.width);
@@ -111,7 +121,7 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
     let mut learner = if is_host_device(device) {
         Learner::Host {
             w: w0,
-            rls: HostRls::new(n, k, 1.0, opts.shared_p).map_err(|e| e.to_string())?,
+            rls: HostRls::new(n, k, 1.0, opts.shared_p)?,
         }
     } else {
         Learner::Device {
@@ -120,8 +130,7 @@ pub fn run(opts: &W2Options, device: &Device) -> Result<W2Result, String> {
                 RlsConfig::new(n, k)
                     .with_lambda(1.0)
                     .with_shared_p(opts.shared_p)
-                    .init(device)
-                    .map_err(|e| e.to_string())?,
+                    .init(device)?,
             ),
         }
     };
@@ -259,15 +268,23 @@ fn regressors(r: &[f32], sets: Option<&PresynapticSets>) -> Option<Vec<f32>> {
 /// The spec's presynaptic sets for `p < 1` (SplitMix64 stream 15): `J_i` =
 /// the `K = round(p (N − 1))` indices `j ≠ i` with the smallest keys
 /// `U(i N + j)`, ascending. `None` for `p = 1`.
-pub fn presynaptic_sets(n: usize, p: f64, seed: u64) -> Result<Option<PresynapticSets>, String> {
+pub fn presynaptic_sets(
+    n: usize,
+    p: f64,
+    seed: u64,
+) -> Result<Option<PresynapticSets>, BenchError> {
     if p >= 1.0 {
         return Ok(None);
     }
     let k = (p * (n as f64 - 1.0)).round() as usize;
     if k == 0 {
-        return Err(format!(
-            "--p {p} with N = {n} leaves no presynaptic partner"
-        ));
+        return Err(BenchError::InvalidOption {
+            option: "p",
+            value: p.to_string(),
+            expected: format!(
+                "p (N − 1) >= 0.5 with N = {n}, so that every neuron keeps a presynaptic partner"
+            ),
+        });
     }
     let lists = (0..n)
         .map(|i| {
@@ -279,9 +296,7 @@ pub fn presynaptic_sets(n: usize, p: f64, seed: u64) -> Result<Option<Presynapti
             keyed[..k].iter().map(|(_, j)| *j).collect()
         })
         .collect();
-    PresynapticSets::from_lists(n, lists)
-        .map(Some)
-        .map_err(|e| e.to_string())
+    Ok(Some(PresynapticSets::from_lists(n, lists)?))
 }
 
 /// Weights and RLS state, in host memory or on the device.
@@ -297,7 +312,7 @@ impl Learner {
         r: &[f32],
         sets: Option<&PresynapticSets>,
         device: &Device,
-    ) -> Result<Vec<f32>, String> {
+    ) -> Result<Vec<f32>, BenchError> {
         let q = regressors(r, sets);
         match self {
             Self::Host { w, .. } => {
@@ -326,7 +341,10 @@ impl Learner {
                 u.into_data()
                     .convert::<f32>()
                     .try_to_vec::<f32>()
-                    .map_err(|e| format!("{e:?}"))
+                    .map_err(|e| BenchError::Readback {
+                        what: "the synaptic drive",
+                        message: format!("{e:?}"),
+                    })
             }
         }
     }
@@ -339,18 +357,18 @@ impl Learner {
         sets: Option<&PresynapticSets>,
         shared: bool,
         device: &Device,
-    ) -> Result<(), String> {
+    ) -> Result<(), BenchError> {
         let n = e.len();
         let q =
             regressors(r, sets).unwrap_or_else(|| if shared { r.to_vec() } else { r.repeat(n) });
         match self {
-            Self::Host { w, rls } => rls.update(w, &q, e).map_err(|e| e.to_string()),
+            Self::Host { w, rls } => Ok(rls.update(w, &q, e)?),
             Self::Device { w, rls } => {
                 let k = w.dims()[1];
                 let rows = if shared { 1 } else { n };
                 let q = Tensor::<2>::from_data(TensorData::new(q, [rows, k]), device);
                 let e = Tensor::<1>::from_data(TensorData::new(e.to_vec(), [n]), device);
-                *w = rls.update(w.clone(), q, e).map_err(|e| e.to_string())?;
+                *w = rls.update(w.clone(), q, e)?;
                 Ok(())
             }
         }
@@ -409,6 +427,7 @@ mod tests {
         assert!(
             run(&shared, &Device::default())
                 .unwrap_err()
+                .to_string()
                 .contains("--shared-p")
         );
     }

@@ -71,7 +71,7 @@ pub fn run(
         "backend": backend,
         // The fused CPU kernels split the batch over this many threads;
         // Burn's own CPU ops (flex without rayon) are single-threaded.
-        "threads": if backend == "wgpu" || o.per_step { 1 } else { spikeburn_core::layer::host_threads() },
+        "threads": if backend == "wgpu" || o.per_step { 1 } else { spikeburn_core::num_threads() },
         "peak_rss_mb": spikeburn_bench::peak_rss_mb(),
         "git_rev": git_rev(),
     });
@@ -134,7 +134,7 @@ fn w2(o: &BenchOptions, device: &burn::prelude::Device, backend: &str) -> Result
     if opts.n == 0 {
         return Err("--n 0 is invalid: expected at least 1 neuron".into());
     }
-    let result = spikeburn_bench::w2::run(&opts, device)?;
+    let result = spikeburn_bench::w2::run(&opts, device).map_err(|e| e.to_string())?;
     let mut line = serde_json::to_value(&result).map_err(|e| e.to_string())?;
     if let Value::Object(map) = &mut line {
         map.insert("backend".into(), json!(backend));

@@ -1,15 +1,14 @@
 //! Typed errors for invalid configurations and inputs.
 
-use std::fmt;
-
 /// What went wrong when a configuration or an input was checked.
 ///
 /// Every variant names the offending value and what was expected, so that a
 /// user reading the message can fix the config without reading our code.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SpikeburnError {
     /// A time constant (membrane, adaptation, synaptic, readout) was zero,
     /// negative or not finite.
+    #[error("time constant `{name}` = {value} is invalid: expected a finite value > 0")]
     NonPositiveTimeConstant {
         /// Config field name, e.g. `"tau_mem"`.
         name: &'static str,
@@ -18,6 +17,7 @@ pub enum SpikeburnError {
     },
     /// The integration step is not smaller than a time constant, so the
     /// exponential-Euler discretisation no longer resolves the dynamics.
+    #[error("time step dt = {dt} is not smaller than `{name}` = {tau}: expected dt < {name}")]
     StepTooLarge {
         /// Name of the time constant that `dt` must stay below.
         name: &'static str,
@@ -27,6 +27,7 @@ pub enum SpikeburnError {
         tau: f64,
     },
     /// A scalar parameter is outside its valid range.
+    #[error("`{name}` = {value} is invalid: expected {expected}")]
     InvalidValue {
         /// Config field name.
         name: &'static str,
@@ -36,6 +37,7 @@ pub enum SpikeburnError {
         expected: &'static str,
     },
     /// A tensor (or vector) has the wrong shape.
+    #[error("shape mismatch for {what}: expected {expected:?} (0 = any), got {got:?}")]
     ShapeMismatch {
         /// What was being checked, e.g. `"input of RecurrentSpiking"`.
         what: &'static str,
@@ -45,48 +47,26 @@ pub enum SpikeburnError {
         got: Vec<usize>,
     },
     /// A set that must not be empty (neurons, time steps, batch) is empty.
+    #[error("{what} must not be empty")]
     Empty {
         /// What was empty.
         what: &'static str,
     },
+    /// The worker threads of spikeburn's CPU kernels could not be started.
+    #[error("could not start {threads} worker threads: {message}")]
+    ThreadPool {
+        /// Threads asked for.
+        threads: usize,
+        /// The operating system's reason.
+        message: String,
+    },
     /// A simulation produced NaN or infinite values.
+    #[error("{what} became NaN or infinite")]
     NonFinite {
         /// Which quantity blew up.
         what: &'static str,
     },
 }
-
-impl fmt::Display for SpikeburnError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NonPositiveTimeConstant { name, value } => write!(
-                f,
-                "time constant `{name}` = {value} is invalid: expected a finite value > 0"
-            ),
-            Self::StepTooLarge { name, dt, tau } => write!(
-                f,
-                "time step dt = {dt} is not smaller than `{name}` = {tau}: expected dt < {name}"
-            ),
-            Self::InvalidValue {
-                name,
-                value,
-                expected,
-            } => write!(f, "`{name}` = {value} is invalid: expected {expected}"),
-            Self::ShapeMismatch {
-                what,
-                expected,
-                got,
-            } => write!(
-                f,
-                "shape mismatch for {what}: expected {expected:?} (0 = any), got {got:?}"
-            ),
-            Self::Empty { what } => write!(f, "{what} must not be empty"),
-            Self::NonFinite { what } => write!(f, "{what} became NaN or infinite"),
-        }
-    }
-}
-
-impl std::error::Error for SpikeburnError {}
 
 /// Result alias used across spikeburn.
 pub type Result<T> = std::result::Result<T, SpikeburnError>;

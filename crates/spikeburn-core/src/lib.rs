@@ -14,6 +14,10 @@
 //!
 //! Library code takes a `&Device` and never names a backend: the same model
 //! runs on `flex` (default CPU), `ndarray` or `wgpu`, chosen by the caller.
+//!
+//! The CPU kernels (fused BPTT host kernels, host RLS in
+//! `spikeburn-plasticity`) share one thread pool: [`set_num_threads`], or the
+//! `SPIKEBURN_THREADS` environment variable, sets its size (see [`threads`]).
 
 // burn-ndarray is deprecated upstream; it stays selectable for users who ask for it.
 #![cfg_attr(feature = "ndarray", allow(deprecated))]
@@ -24,25 +28,39 @@ pub mod layer;
 pub mod neuron;
 pub mod spike;
 pub mod synapse;
+pub mod threads;
 
 pub use burn;
 pub use error::{Result, SpikeburnError};
 pub use filter::{FilterOps, exponential_filter};
+pub use threads::{num_threads, set_num_threads};
 
 #[cfg(test)]
 mod tests {
     use burn::prelude::*;
 
     /// CI runs the suite a second time with `BURN_DEVICE=wgpu`: make sure that
-    /// run really executes on the GPU backend rather than silently on the CPU.
+    /// run really executes on the GPU backend rather than silently on the CPU,
+    /// and that without `BURN_DEVICE` the default is Burn's documented choice
+    /// for the enabled backends (a GPU backend before `flex` before `ndarray`).
     #[test]
     fn default_device_honours_burn_device() {
         let device = format!("{:?}", Device::default()).to_lowercase();
-        match std::env::var("BURN_DEVICE").as_deref() {
-            Ok("wgpu") => assert!(device.contains("wgpu"), "{device}"),
-            Ok("ndarray") => assert!(device.contains("ndarray"), "{device}"),
-            _ => {}
-        }
-        eprintln!("tests run on {device}");
+        let expected = match std::env::var("BURN_DEVICE") {
+            Ok(name) => name.to_lowercase(),
+            Err(_) if cfg!(feature = "wgpu") => "wgpu".into(),
+            Err(_) if cfg!(feature = "flex") => "flex".into(),
+            Err(_) => "ndarray".into(),
+        };
+        eprintln!("tests run on {device} (expected {expected})");
+        assert!(
+            device.contains(&expected),
+            "the default device is {device}, expected {expected}"
+        );
+        assert_eq!(
+            crate::layer::is_host_device(&Device::default()),
+            expected == "flex" || expected == "ndarray",
+            "{device}"
+        );
     }
 }

@@ -7,7 +7,8 @@ use burn::tensor::Distribution;
 use burn::tensor::activation::sigmoid;
 use spikeburn_core::SpikeburnError;
 use spikeburn_core::layer::{
-    LeakyReadoutConfig, Record, RecurrentSpiking, RecurrentSpikingConfig, SpikingLinearConfig,
+    FusedDynamics, LeakyReadoutConfig, Record, RecurrentSpiking, RecurrentSpikingConfig,
+    SequencePath, SpikingLinearConfig, is_host_device,
 };
 use spikeburn_core::neuron::{Alif, AlifConfig, InputScaling, LifConfig};
 use spikeburn_core::spike::Surrogate;
@@ -195,6 +196,197 @@ fn bptt_gradient_matches_finite_differences_where_spikes_are_stable() {
     for i in 0..n {
         assert_eq!(g_rec[i * n + i], 0.0);
     }
+}
+
+/// Companion of the finite-difference test, with Bellec's dampening γ = 0.3
+/// on ALIF neurons whose reset keeps its gradient (the LSNN code).
+///
+/// What finite differences can check: the forward uses a Heaviside, so the
+/// loss is piecewise smooth in the weights, with jumps where a spike appears
+/// or vanishes. Between jumps the spikes are constant, and so are the
+/// adaptation (`a_t` depends on past spikes only) and the reset terms: the
+/// exact derivative there has no path through spikes, adaptation or reset,
+/// it is the `ψ = 0` gradient, which the test above compares with finite
+/// differences. A surrogate gradient is by design not the derivative of the
+/// Heaviside forward, so no finite difference can confirm its spike,
+/// adaptation and reset terms. What is checked instead:
+/// 1. the fused op's hand-derived backward, the per-step autodiff path and a
+///    straight-through reference written here (`z = H(x) + F(x) − sg(F(x))`,
+///    `F' = ψ`) agree;
+/// 2. each path carries gradient: cutting it in the reference (through the
+///    adaptation, through the reset) changes the gradient by a clear margin,
+///    and so does `ψ → 0` (no gradient through the spikes at all);
+/// 3. where finite differences do apply, continuity: the surrogate terms
+///    vanish as `γ → 0`, at first order (`g(2γ) − g(0) ≈ 2 (g(γ) − g(0))`
+///    for small γ), so the gradient tends to the `ψ = 0` gradient that
+///    matches finite differences.
+#[test]
+fn surrogate_gradient_through_spikes_adaptation_and_reset_agrees_across_paths() {
+    let device = Device::default().autodiff();
+    let gamma = 0.3;
+    let (n_in, n, steps, batch) = (5, 6, 30, 3);
+    let build = |dampening: f64| {
+        let mut layer = alif_layer(
+            Surrogate::PiecewiseLinear {
+                dampening,
+                width: 1.0,
+            },
+            n_in,
+            n,
+            &device,
+        );
+        layer.neuron.params.detach_reset = false;
+        set_weights(&mut layer, &mut TestRng(13), 2.5);
+        layer
+    };
+    let layer = build(gamma);
+    let mut rng = TestRng(14);
+    let x = rng.bernoulli([steps, batch, n_in], 0.3, &device);
+    let c = rng.normal([steps, batch, n], 1.0, &device);
+    let d = rng.normal([steps, batch, n], 1.0, &device);
+    // L = Σ d ⊙ z + Σ (c ⊙ z)²: only spikes, so the fused path can run it.
+    let spike_loss =
+        |z: Tensor<3>| (z.clone() * d.clone()).sum() + (z * c.clone()).powi_scalar(2).sum();
+    let grads_of = |layer: &RecurrentSpiking<Alif>, fused: bool| {
+        let mut layer = layer.clone();
+        layer.fused = fused;
+        let trace = layer.forward_sequence(x.clone(), Record::spikes());
+        assert_eq!(trace.path.is_fused(), fused, "path {:?}", trace.path);
+        let spikes = to_vec(trace.spikes.clone());
+        let grads = spike_loss(trace.spikes).backward();
+        (
+            spikes,
+            to_vec(layer.input_weights.val().grad(&grads).unwrap()),
+            to_vec(layer.recurrent_weights.val().grad(&grads).unwrap()),
+        )
+    };
+    let (fused_spikes, fused_in, fused_rec) = grads_of(&layer, true);
+    let (step_spikes, step_in, step_rec) = grads_of(&layer, false);
+    assert_eq!(fused_spikes, step_spikes);
+    assert!(fused_spikes.iter().sum::<f32>() > 10.0, "too few spikes");
+
+    // The reference, with switches that cut the adaptation and reset paths.
+    let reference = |cut_adaptation: bool, cut_reset: bool| {
+        let w_in =
+            Tensor::<2>::from_data(layer.input_weights.val().to_data(), &device).require_grad();
+        let w_rec =
+            Tensor::<2>::from_data(layer.recurrent_weights.val().to_data(), &device).require_grad();
+        let w_rec_masked = w_rec.clone() * layer.recurrent_mask.clone();
+        let beta = layer.neuron.beta.clone().unsqueeze::<2>();
+        let (alpha, rho) = (layer.neuron.params.alpha, layer.neuron.params.rho);
+        let mut v = Tensor::<2>::zeros([batch, n], &device);
+        let mut z = Tensor::<2>::zeros([batch, n], &device);
+        let mut a = Tensor::<2>::zeros([batch, n], &device);
+        let mut zs = vec![];
+        for t in 0..steps {
+            let x_t: Tensor<2> = x.clone().slice(s![t..t + 1, .., ..]).squeeze_dim(0);
+            let current = x_t.matmul(w_in.clone()) + z.clone().matmul(w_rec_masked.clone());
+            let z_a = if cut_adaptation {
+                z.clone().detach()
+            } else {
+                z.clone()
+            };
+            let z_r = if cut_reset {
+                z.clone().detach()
+            } else {
+                z.clone()
+            };
+            a = a * rho + z_a * (1.0 - rho);
+            let thr = a.clone() * beta.clone() + 1.0;
+            v = v * alpha + current - thr.clone() * z_r;
+            let xs = v.clone() - thr;
+            // F(x) = γ (y − y|y|/2), y = clamp(x, −1, 1): F' = γ max(0, 1 − |x|).
+            let y = xs.clone().clamp(-1.0, 1.0);
+            let soft = (y.clone() - y.clone() * y.abs() * 0.5) * gamma;
+            z = xs.greater_elem(0.0).float().detach() + (soft.clone() - soft.detach());
+            zs.push(z.clone());
+        }
+        let spikes = Tensor::stack::<3>(zs, 0);
+        let z_values = to_vec(spikes.clone());
+        let grads = spike_loss(spikes).backward();
+        (
+            z_values,
+            to_vec(w_in.grad(&grads).unwrap()),
+            to_vec(w_rec.grad(&grads).unwrap()),
+        )
+    };
+    let (ref_spikes, ref_in, ref_rec) = reference(false, false);
+    assert_eq!(
+        ref_spikes, step_spikes,
+        "the reference simulates other dynamics"
+    );
+    let max_abs = |v: &[f32]| v.iter().fold(0f32, |m, x| m.max(x.abs()));
+    let distance = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max)
+    };
+    for (name, fused, step, reference) in [
+        ("W_in", &fused_in, &step_in, &ref_in),
+        ("W_rec", &fused_rec, &step_rec, &ref_rec),
+    ] {
+        let scale = max_abs(reference);
+        assert!(scale > 1e-3, "{name}: no gradient at all");
+        assert!(
+            distance(fused, step) <= 1e-4 * scale,
+            "{name}: fused vs per-step differ by {}",
+            distance(fused, step)
+        );
+        assert!(
+            distance(step, reference) <= 1e-4 * scale,
+            "{name}: per-step vs reference differ by {}",
+            distance(step, reference)
+        );
+    }
+    // Every path matters: cutting one moves the gradient far beyond float
+    // rounding (~1e-6 of the scale). The adaptation path is the weaker one:
+    // a spike enters `a` scaled by 1 − ρ ≈ 0.03 and only half the neurons adapt.
+    for (what, (_, cut_in, cut_rec), margin) in [
+        ("adaptation", reference(true, false), 1e-3),
+        ("reset", reference(false, true), 0.05),
+    ] {
+        let moved = distance(&cut_in, &ref_in).max(distance(&cut_rec, &ref_rec));
+        let scale = max_abs(&ref_in).max(max_abs(&ref_rec));
+        eprintln!("cutting the {what} path moves the gradient by {moved} (scale {scale})");
+        assert!(
+            moved > margin * scale,
+            "cutting the {what} path moved the gradient by only {moved} (scale {scale})"
+        );
+    }
+    let (_, flat_in, flat_rec) = grads_of(&build(0.0), false);
+    assert!(
+        max_abs(&flat_in).max(max_abs(&flat_rec)) == 0.0,
+        "with ψ = 0 a spike-only loss has no gradient"
+    );
+
+    // Continuity at γ = 0 on a loss with a smooth (membrane) part, where the
+    // ψ = 0 gradient is the finite-difference derivative.
+    let membrane_grads = |dampening: f64| {
+        let layer = build(dampening);
+        let (l, spikes) = loss(&layer, &x, &c, &d);
+        let grads = l.backward();
+        let mut g = to_vec(layer.input_weights.val().grad(&grads).unwrap());
+        g.extend(to_vec(layer.recurrent_weights.val().grad(&grads).unwrap()));
+        (g, spikes)
+    };
+    let (g0, s0) = membrane_grads(0.0);
+    let (g1, s1) = membrane_grads(1e-3);
+    let (g2, s2) = membrane_grads(2e-3);
+    assert!(s0 == s1 && s1 == s2, "γ changed the forward");
+    let d1: Vec<f32> = g1.iter().zip(&g0).map(|(a, b)| a - b).collect();
+    let d2: Vec<f32> = g2.iter().zip(&g0).map(|(a, b)| a - b).collect();
+    let size = max_abs(&d1);
+    assert!(
+        size > 1e-5 * max_abs(&g0),
+        "the surrogate terms vanished: {size}"
+    );
+    let twice: Vec<f32> = d1.iter().map(|v| 2.0 * v).collect();
+    assert!(
+        distance(&d2, &twice) <= 0.05 * 2.0 * size,
+        "surrogate terms not first order in γ: |d2 − 2 d1| = {} vs |d1| = {size}",
+        distance(&d2, &twice)
+    );
 }
 
 #[test]
@@ -431,6 +623,22 @@ fn trained_layer_round_trips_through_a_file() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// The path a fused layer must take on `device` (see
+/// `RecurrentSpiking::try_forward_sequence`): the host kernels cover every
+/// configuration on CPU backends; on GPU backends the tensor-op version runs
+/// a detached reset without refractory period or delays, anything else takes
+/// the per-step path. A test that expects the fused path fails when it
+/// silently fell back.
+fn expected_fused_path(dynamics: &FusedDynamics, delays: bool, device: &Device) -> SequencePath {
+    if is_host_device(device) {
+        SequencePath::FusedHost
+    } else if dynamics.detach_reset && dynamics.refractory_steps == 0 && !delays {
+        SequencePath::FusedTensorOps
+    } else {
+        SequencePath::PerStep
+    }
+}
+
 /// The fused whole-sequence path and the per-step reference path compute the
 /// same spikes and the same gradients, for every configuration the fused
 /// path accepts, including gradients into a tracked input (stacked layers).
@@ -457,7 +665,12 @@ fn fused_path_agrees_with_the_per_step_path() {
             .init(neuron, device)
             .unwrap();
         set_weights(&mut fused, &mut rng, gain);
-        assert!(fused.neuron.fused_dynamics().is_some());
+        let dynamics = fused
+            .neuron
+            .as_fused()
+            .and_then(|f| f.fused_dynamics())
+            .expect("LIF/ALIF with reset by subtraction have a fused form");
+        let expected = expected_fused_path(&dynamics, false, device);
         let mut reference = fused.clone();
         reference.fused = false;
         let x = rng.bernoulli([steps, batch, n_in], 0.3, device);
@@ -465,7 +678,22 @@ fn fused_path_agrees_with_the_per_step_path() {
         let mut results = vec![];
         for layer in [&fused, &reference] {
             let x = x.clone().require_grad();
-            let spikes = layer.forward_sequence(x.clone(), Record::spikes()).spikes;
+            let trace = layer.forward_sequence(x.clone(), Record::spikes());
+            let want = if layer.fused {
+                expected
+            } else {
+                SequencePath::PerStep
+            };
+            assert_eq!(
+                trace.path,
+                want,
+                "seed {seed}: the {} layer ran the wrong path",
+                if layer.fused { "fused" } else { "reference" }
+            );
+            if layer.fused {
+                eprintln!("seed {seed}: fused layer ran {:?}", trace.path);
+            }
+            let spikes = trace.spikes;
             // A loss through a leaky readout-like filter and directly on spikes.
             let filtered = spikeburn_core::exponential_filter(spikes.clone(), 0.9);
             let loss =
@@ -656,6 +884,7 @@ fn minimal_delays_reproduce_the_plain_layer() {
 /// in-flight drive as the per-step path, with sparse (rewired-like) weights.
 #[test]
 fn fused_path_with_delays_agrees_with_the_per_step_path() {
+    use spikeburn_core::neuron::NeuronModel;
     let device = Device::default().autodiff();
     device.seed(12);
     // A surrogate with full support, and Bellec's, which vanishes away from
@@ -701,6 +930,12 @@ fn fused_path_with_delays_agrees_with_the_per_step_path() {
             let trace = layer
                 .try_forward_sequence(x.clone(), None, Record::spikes())
                 .unwrap();
+            let dynamics = layer.neuron.as_fused().and_then(|f| f.fused_dynamics());
+            let want = match (layer.fused, dynamics) {
+                (true, Some(dy)) => expected_fused_path(&dy, true, &device),
+                _ => SequencePath::PerStep,
+            };
+            assert_eq!(trace.path, want, "seed {seed}: wrong sequence path");
             let spikes = trace.spikes;
             let filtered = spikeburn_core::exponential_filter(spikes.clone(), 0.9);
             let loss =

@@ -15,6 +15,7 @@
 //! - [`trial`]: their stimulus protocol; one trial with or without RLS, for
 //!   the synaptic drive or the rate (φ₂) variant; correlations.
 
+pub mod error;
 pub mod network;
 pub mod presynaptic;
 pub mod rls;
@@ -30,6 +31,6 @@ pub use trial::{
     run_trial,
 };
 
-pub use rls::RlsError as PlasticityError;
-pub use rls::{Rls, RlsConfig, RlsError};
+pub use error::PlasticityError;
+pub use rls::{Rls, RlsConfig};
 pub use rls_host::HostRls;

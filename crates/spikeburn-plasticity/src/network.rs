@@ -2,11 +2,12 @@
 //! (Kim & Chow 2018), simulated in host memory.
 
 use rand::{Rng, RngExt};
+use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 use spikeburn_core::neuron::theta_advance;
 
+use crate::PlasticityError;
 use crate::presynaptic::PresynapticSets;
-use crate::rls::RlsError;
 
 /// The neuron model of a [`DriveNetwork`]; inputs are dimensionless currents.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -93,16 +94,16 @@ impl DriveNetwork {
         sets: PresynapticSets,
         weights: Vec<f32>,
         bias: Vec<f32>,
-    ) -> Result<Self, RlsError> {
+    ) -> Result<Self, PlasticityError> {
         let (n, k) = (sets.neurons, sets.width);
         if sets.sources != n {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "recurrent sets must draw from the {n} neurons, not {} sources",
                 sets.sources
             )));
         }
         if weights.len() != n * k || bias.len() != n {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "network of {n} neurons × {k} slots got {} weights and {} biases",
                 weights.len(),
                 bias.len()
@@ -111,7 +112,7 @@ impl DriveNetwork {
         let tau_mem = config.neuron.tau_mem();
         for (name, tau) in [("tau_mem", tau_mem), ("tau_syn", config.tau_syn)] {
             if !(tau.is_finite() && tau > 0.0 && config.dt > 0.0 && config.dt < tau) {
-                return Err(RlsError::Config(format!(
+                return Err(PlasticityError::Config(format!(
                     "`{name}` = {tau} ms with dt = {} ms: expected 0 < dt < {name}",
                     config.dt
                 )));
@@ -225,7 +226,7 @@ pub fn gaussian_weights(
     for (row, l) in w.chunks_exact_mut(k).zip(&sets.len) {
         let row = &mut row[..*l];
         for v in row.iter_mut() {
-            *v = (scale * standard_normal(rng)) as f32;
+            *v = (scale * rng.sample::<f64, _>(StandardNormal)) as f32;
         }
         if zero_row_mean && !row.is_empty() {
             let mean = row.iter().sum::<f32>() / row.len() as f32;
@@ -246,9 +247,9 @@ pub fn excitatory_inhibitory(
     coupling: f64,
     inhibition: f64,
     rng: &mut impl Rng,
-) -> Result<(PresynapticSets, Vec<f32>), RlsError> {
+) -> Result<(PresynapticSets, Vec<f32>), PlasticityError> {
     if !(0.0..1.0).contains(&inhibitory_fraction) {
-        return Err(RlsError::Config(format!(
+        return Err(PlasticityError::Config(format!(
             "inhibitory fraction {inhibitory_fraction} is invalid: expected 0 <= f < 1"
         )));
     }
@@ -277,13 +278,6 @@ pub fn excitatory_inhibitory(
         })
         .collect();
     Ok((sets, weights))
-}
-
-/// A standard normal sample (Box–Muller).
-pub fn standard_normal(rng: &mut impl Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>(); // (0, 1]: ln is finite
-    let u2 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
 #[cfg(test)]

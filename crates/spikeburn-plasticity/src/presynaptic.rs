@@ -3,7 +3,7 @@
 
 use rand::{Rng, RngExt};
 
-use crate::rls::RlsError;
+use crate::PlasticityError;
 
 /// Presynaptic index sets of `N` neurons, padded to a common width `K`.
 ///
@@ -27,9 +27,11 @@ pub struct PresynapticSets {
 impl PresynapticSets {
     /// Builds sets from per-neuron index lists (each sorted, de-duplicated
     /// and checked against `sources`).
-    pub fn from_lists(sources: usize, lists: Vec<Vec<u32>>) -> Result<Self, RlsError> {
+    pub fn from_lists(sources: usize, lists: Vec<Vec<u32>>) -> Result<Self, PlasticityError> {
         if lists.is_empty() {
-            return Err(RlsError::Config("presynaptic sets for zero neurons".into()));
+            return Err(PlasticityError::Config(
+                "presynaptic sets need at least 1 neuron, got 0".into(),
+            ));
         }
         let width = lists.iter().map(Vec::len).max().unwrap_or(0).max(1);
         let neurons = lists.len();
@@ -39,7 +41,7 @@ impl PresynapticSets {
             list.sort_unstable();
             list.dedup();
             if let Some(bad) = list.iter().find(|j| **j as usize >= sources) {
-                return Err(RlsError::Shape(format!(
+                return Err(PlasticityError::Shape(format!(
                     "neuron {i} lists presynaptic index {bad}, but there are only {sources} sources"
                 )));
             }
@@ -56,7 +58,7 @@ impl PresynapticSets {
     }
 
     /// Every neuron reads every source (`autapses`: including itself).
-    pub fn all_to_all(neurons: usize, autapses: bool) -> Result<Self, RlsError> {
+    pub fn all_to_all(neurons: usize, autapses: bool) -> Result<Self, PlasticityError> {
         let lists = (0..neurons as u32)
             .map(|i| {
                 (0..neurons as u32)
@@ -70,7 +72,7 @@ impl PresynapticSets {
     /// Each pair `j → i` (`j ≠ i`) present with probability `p`: the
     /// Erdős–Rényi sets of Kim & Chow (their plastic set is whatever is
     /// non-zero at initialisation).
-    pub fn bernoulli(neurons: usize, p: f64, rng: &mut impl Rng) -> Result<Self, RlsError> {
+    pub fn bernoulli(neurons: usize, p: f64, rng: &mut impl Rng) -> Result<Self, PlasticityError> {
         check_probability(p)?;
         let lists = (0..neurons as u32)
             .map(|i| {
@@ -89,14 +91,14 @@ impl PresynapticSets {
         neurons: usize,
         groups: &[(std::ops::Range<u32>, usize)],
         rng: &mut impl Rng,
-    ) -> Result<Self, RlsError> {
+    ) -> Result<Self, PlasticityError> {
         let mut lists = vec![];
         for i in 0..neurons as u32 {
             let mut list = vec![];
             for (range, count) in groups {
                 let pool: Vec<u32> = range.clone().filter(|j| *j != i).collect();
                 if *count > pool.len() {
-                    return Err(RlsError::Config(format!(
+                    return Err(PlasticityError::Config(format!(
                         "in-degree {count} from sources {range:?} exceeds the {} available",
                         pool.len()
                     )));
@@ -141,9 +143,9 @@ impl PresynapticSets {
     }
 }
 
-fn check_probability(p: f64) -> Result<(), RlsError> {
+fn check_probability(p: f64) -> Result<(), PlasticityError> {
     if !(p > 0.0 && p <= 1.0) {
-        return Err(RlsError::Config(format!(
+        return Err(PlasticityError::Config(format!(
             "connection probability {p} is invalid: expected 0 < p <= 1"
         )));
     }

@@ -19,7 +19,8 @@
 //! `w` is the ridge solution `(λI + Σ q qᵀ)⁻¹ Σ q f`.
 
 use burn::prelude::*;
-use std::fmt;
+
+use crate::PlasticityError;
 
 /// How RLS is set up.
 #[derive(Config, Debug)]
@@ -40,28 +41,6 @@ pub struct RlsConfig {
     pub symmetry_check_every: u64,
 }
 
-/// What can go wrong in an RLS update.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RlsError {
-    /// A configuration value is invalid.
-    Config(String),
-    /// An input tensor has the wrong shape.
-    Shape(String),
-    /// `P` or the weights became NaN/infinite, or `P` lost its symmetry or
-    /// positive definiteness (`qᵀPq ≤ −1` makes `c` blow up).
-    Numerical(String),
-}
-
-impl fmt::Display for RlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Config(m) | Self::Shape(m) | Self::Numerical(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for RlsError {}
-
 /// RLS state: the inverse-correlation matrices.
 #[derive(Clone, Debug)]
 pub struct Rls {
@@ -80,15 +59,15 @@ pub struct Rls {
 
 impl RlsConfig {
     /// `P(0) = I/λ` on `device` (use a non-autodiff device: RLS needs no graph).
-    pub fn init(&self, device: &Device) -> Result<Rls, RlsError> {
+    pub fn init(&self, device: &Device) -> Result<Rls, PlasticityError> {
         if self.neurons == 0 || self.inputs == 0 {
-            return Err(RlsError::Config(format!(
+            return Err(PlasticityError::Config(format!(
                 "RLS needs neurons >= 1 and inputs >= 1, got {} and {}",
                 self.neurons, self.inputs
             )));
         }
         if !(self.lambda.is_finite() && self.lambda > 0.0) {
-            return Err(RlsError::Config(format!(
+            return Err(PlasticityError::Config(format!(
                 "`lambda` = {} is invalid: expected a finite regulariser > 0",
                 self.lambda
             )));
@@ -114,7 +93,7 @@ impl Rls {
     /// neuron's own plastic presynaptic set. Masked slots get a zero
     /// regressor, which keeps them out of `P` exactly (sets of different
     /// sizes padded to `K`).
-    pub fn with_plastic_mask(mut self, mask: Tensor<2>) -> Result<Self, RlsError> {
+    pub fn with_plastic_mask(mut self, mask: Tensor<2>) -> Result<Self, PlasticityError> {
         self.require_per_neuron("a plastic mask")?;
         self.check_nk("plastic mask", &mask)?;
         self.plastic = Some(mask);
@@ -124,7 +103,7 @@ impl Rls {
     /// Dale's law: every weight keeps the sign it has in `weights` (`[N, K]`;
     /// zeros are free). An update that would flip a weight's sign is skipped
     /// for that weight, which then leaves the plastic set.
-    pub fn with_sign_constraint(mut self, weights: &Tensor<2>) -> Result<Self, RlsError> {
+    pub fn with_sign_constraint(mut self, weights: &Tensor<2>) -> Result<Self, PlasticityError> {
         self.require_per_neuron("a sign constraint")?;
         self.check_nk("sign-constraint weights", weights)?;
         self.signs = Some(weights.clone().sign());
@@ -139,18 +118,18 @@ impl Rls {
         self.plastic.as_ref()
     }
 
-    fn require_per_neuron(&self, what: &str) -> Result<(), RlsError> {
+    fn require_per_neuron(&self, what: &str) -> Result<(), PlasticityError> {
         if self.shared {
-            return Err(RlsError::Config(format!(
+            return Err(PlasticityError::Config(format!(
                 "{what} differs between neurons: it needs per-neuron P (shared_p = false)"
             )));
         }
         Ok(())
     }
 
-    fn check_nk(&self, what: &str, t: &Tensor<2>) -> Result<(), RlsError> {
+    fn check_nk(&self, what: &str, t: &Tensor<2>) -> Result<(), PlasticityError> {
         if t.dims() != [self.neurons, self.inputs] {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "RLS {what} has shape {:?}, expected [{}, {}]",
                 t.dims(),
                 self.neurons,
@@ -168,16 +147,16 @@ impl Rls {
         weights: Tensor<2>,
         q: Tensor<2>,
         error: Tensor<1>,
-    ) -> Result<Tensor<2>, RlsError> {
+    ) -> Result<Tensor<2>, PlasticityError> {
         let (n, k) = (self.neurons, self.inputs);
         if weights.dims() != [n, k] {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "RLS weights have shape {:?}, expected [{n}, {k}]",
                 weights.dims()
             )));
         }
         if error.dims() != [n] {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "RLS error has shape {:?}, expected [{n}]",
                 error.dims()
             )));
@@ -186,7 +165,7 @@ impl Rls {
         if self.shared {
             let q = q.slice(s![0..1, ..]); // [1, K]
             if q.dims() != [1, k] {
-                return Err(RlsError::Shape(format!(
+                return Err(PlasticityError::Shape(format!(
                     "RLS regressor has shape {:?}, expected [1 or N, {k}]",
                     q.dims()
                 )));
@@ -203,7 +182,7 @@ impl Rls {
             Ok(weights)
         } else {
             if q.dims() != [n, k] {
-                return Err(RlsError::Shape(format!(
+                return Err(PlasticityError::Shape(format!(
                     "RLS regressor has shape {:?}, expected [{n}, {k}]",
                     q.dims()
                 )));
@@ -241,11 +220,11 @@ impl Rls {
 
     /// Numerical guard: finite `P` and weights (a NaN or infinity anywhere
     /// makes the sum non-finite), and periodically a symmetric `P`.
-    fn check(&self, weights: &Tensor<2>) -> Result<(), RlsError> {
+    fn check(&self, weights: &Tensor<2>) -> Result<(), PlasticityError> {
         let finite_p = self.p.clone().sum().into_scalar::<f32>().is_finite();
         let finite_w = weights.clone().sum().into_scalar::<f32>().is_finite();
         if !(finite_p && finite_w) {
-            return Err(RlsError::Numerical(format!(
+            return Err(PlasticityError::Numerical(format!(
                 "RLS diverged at update {}: {} became NaN or infinite (lower the update rate or raise lambda)",
                 self.updates,
                 if finite_p { "the weights" } else { "P" }
@@ -260,7 +239,7 @@ impl Rls {
             .into_scalar();
         let scale: f32 = self.p.clone().abs().max().into_scalar();
         if asym > 1e-3 * scale.max(1e-12) {
-            return Err(RlsError::Numerical(format!(
+            return Err(PlasticityError::Numerical(format!(
                 "RLS lost the symmetry of P at update {}: max |P − Pᵀ| = {asym:e} against max |P| = {scale:e}",
                 self.updates
             )));
@@ -437,7 +416,7 @@ mod tests {
                 Tensor::zeros([2], &device),
             )
             .unwrap_err();
-        assert!(matches!(e, RlsError::Shape(_)), "{e}");
+        assert!(matches!(e, PlasticityError::Shape(_)), "{e}");
         let nan = Tensor::<2>::from_floats([[f32::NAN, 0.0, 0.0], [0.0, 0.0, 0.0]], &device);
         let e = rls
             .update(
@@ -447,7 +426,7 @@ mod tests {
             )
             .unwrap_err();
         assert!(
-            matches!(e, RlsError::Numerical(_)) && e.to_string().contains("NaN"),
+            matches!(e, PlasticityError::Numerical(_)) && e.to_string().contains("NaN"),
             "{e}"
         );
     }

@@ -2,9 +2,14 @@
 //!
 //! Same update as [`crate::Rls`], on `Vec<f32>` buffers that stay in host
 //! memory between updates (a tensor round trip of `P` per update would cost
-//! more than the update). Per-neuron mode splits the neurons over threads.
+//! more than the update). Both modes cut the work into tasks fixed by the
+//! problem size and run them on spikeburn's thread pool
+//! ([`spikeburn_core::threads`]), so the results do not depend on the thread
+//! count.
 
-use crate::rls::RlsError;
+use rayon::prelude::*;
+
+use crate::PlasticityError;
 
 /// Host-memory RLS state (`P` per neuron, or one shared `P`).
 ///
@@ -21,7 +26,6 @@ pub struct HostRls {
     inputs: usize,
     shared: bool,
     updates: u64,
-    threads: usize,
     lengths: Vec<usize>,
     /// `[N][K]` in per-neuron mode: the sign each weight must keep (0 = free).
     signs: Vec<i8>,
@@ -36,14 +40,19 @@ pub struct HostRls {
 
 impl HostRls {
     /// `P(0) = I/λ` for `neurons` × `inputs`.
-    pub fn new(neurons: usize, inputs: usize, lambda: f64, shared: bool) -> Result<Self, RlsError> {
+    pub fn new(
+        neurons: usize,
+        inputs: usize,
+        lambda: f64,
+        shared: bool,
+    ) -> Result<Self, PlasticityError> {
         if neurons == 0 || inputs == 0 {
-            return Err(RlsError::Config(format!(
+            return Err(PlasticityError::Config(format!(
                 "RLS needs neurons >= 1 and inputs >= 1, got {neurons} and {inputs}"
             )));
         }
         if !(lambda.is_finite() && lambda > 0.0) {
-            return Err(RlsError::Config(format!(
+            return Err(PlasticityError::Config(format!(
                 "`lambda` = {lambda} is invalid: expected a finite regulariser > 0"
             )));
         }
@@ -60,7 +69,6 @@ impl HostRls {
             inputs,
             shared,
             updates: 0,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             lengths: vec![inputs; neurons],
             // Allocated once: the per-neuron update walks them every time.
             signs: vec![0; if shared { 0 } else { neurons * inputs }],
@@ -73,22 +81,24 @@ impl HostRls {
 
     /// Neuron `i` trains only its first `lengths[i]` slots (presynaptic sets
     /// of different sizes padded to `K`); the work per update scales with
-    /// `Σ lengths²`, not `N K²`.
-    pub fn with_lengths(mut self, lengths: Vec<usize>) -> Result<Self, RlsError> {
+    /// `Σ lengths²`, not `N K²`. A length of 0 (an empty set, which
+    /// [`crate::PresynapticSets::bernoulli`] can draw for a small `N p`) is
+    /// allowed: that neuron has no plastic input and keeps its weights.
+    pub fn with_lengths(mut self, lengths: Vec<usize>) -> Result<Self, PlasticityError> {
         if self.shared {
-            return Err(RlsError::Config(
+            return Err(PlasticityError::Config(
                 "per-neuron set sizes need per-neuron P (shared_p = false)".into(),
             ));
         }
         if lengths.len() != self.neurons {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "RLS got {} set sizes, expected one per neuron ({})",
                 lengths.len(),
                 self.neurons
             )));
         }
         if let Some((i, l)) = lengths.iter().enumerate().find(|(_, l)| **l > self.inputs) {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "neuron {i} has a presynaptic set of {l}, more than the {} slots",
                 self.inputs
             )));
@@ -99,14 +109,14 @@ impl HostRls {
 
     /// Dale's law: every weight keeps the sign it has in `weights` (`[N][K]`;
     /// zero weights are unconstrained).
-    pub fn with_sign_constraint(mut self, weights: &[f32]) -> Result<Self, RlsError> {
+    pub fn with_sign_constraint(mut self, weights: &[f32]) -> Result<Self, PlasticityError> {
         if self.shared {
-            return Err(RlsError::Config(
+            return Err(PlasticityError::Config(
                 "a sign constraint freezes weights per neuron: it needs per-neuron P".into(),
             ));
         }
         if weights.len() != self.neurons * self.inputs {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "sign constraint got {} weights, expected {}",
                 weights.len(),
                 self.neurons * self.inputs
@@ -141,10 +151,10 @@ impl HostRls {
         weights: &mut [f32],
         q: &[f32],
         error: &[f32],
-    ) -> Result<(), RlsError> {
+    ) -> Result<(), PlasticityError> {
         let (n, k) = (self.neurons, self.inputs);
         if weights.len() != n * k || error.len() != n {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "RLS got {} weights and {} errors, expected {} and {n}",
                 weights.len(),
                 error.len(),
@@ -153,7 +163,7 @@ impl HostRls {
         }
         let expected_q = if self.shared { k } else { n * k };
         if q.len() != expected_q {
-            return Err(RlsError::Shape(format!(
+            return Err(PlasticityError::Shape(format!(
                 "RLS regressor has {} values, expected {expected_q}",
                 q.len()
             )));
@@ -166,50 +176,39 @@ impl HostRls {
             self.gain = kv;
             self.gain_c = c;
         } else {
-            let per = n.div_ceil(self.threads.max(1));
+            let per = neurons_per_task(k);
             let constrained = self.constrained;
             let (signs, frozen) = (&self.signs[..], &mut self.frozen[..]);
-            let lengths = &self.lengths;
-            std::thread::scope(|s| {
-                for (((p, w), (q, e)), ((sg, fr), len)) in self
-                    .p
-                    .chunks_mut(per * k * k)
-                    .zip(weights.chunks_mut(per * k))
-                    .zip(q.chunks(per * k).zip(error.chunks(per)))
-                    .zip(
-                        signs
-                            .chunks(per * k)
-                            .zip(frozen.chunks_mut(per * k))
-                            .zip(lengths.chunks(per)),
-                    )
-                {
-                    s.spawn(move || {
-                        let mut kv = vec![0f32; k];
-                        let mut q_eff = vec![0f32; k];
-                        for (i, e_i) in e.iter().enumerate() {
-                            let l = len[i];
-                            let (q_i, fr_i) = (&q[i * k..i * k + l], &mut fr[i * k..i * k + l]);
-                            for ((qe, qv), f) in q_eff.iter_mut().zip(q_i).zip(fr_i.iter()) {
-                                *qe = if *f { 0.0 } else { *qv };
-                            }
-                            let p_i = &mut p[i * k * k..(i + 1) * k * k];
-                            let c = update_one(p_i, k, &q_eff[..l], &mut kv[..l]);
-                            let (w_i, sg_i) = (&mut w[i * k..i * k + l], &sg[i * k..i * k + l]);
-                            for j in 0..l {
-                                if fr_i[j] {
-                                    continue;
-                                }
-                                let next = w_i[j] - c * e_i * kv[j];
-                                if constrained && (next * sg_i[j] as f32) < 0.0 {
-                                    fr_i[j] = true; // the update would flip the sign
-                                } else {
-                                    w_i[j] = next;
-                                }
-                            }
-                        }
-                    });
-                }
-            });
+            let tasks: Vec<NeuronTask> = self
+                .p
+                .chunks_mut(per * k * k)
+                .zip(weights.chunks_mut(per * k))
+                .zip(q.chunks(per * k).zip(error.chunks(per)))
+                .zip(
+                    signs
+                        .chunks(per * k)
+                        .zip(frozen.chunks_mut(per * k))
+                        .zip(self.lengths.chunks(per)),
+                )
+                .map(
+                    |(((p, weights), (q, error)), ((signs, frozen), lengths))| NeuronTask {
+                        p,
+                        weights,
+                        q,
+                        error,
+                        signs,
+                        frozen,
+                        lengths,
+                    },
+                )
+                .collect();
+            // Neurons are independent: any split gives the same numbers.
+            let run = |task: NeuronTask| task.run(k, constrained);
+            if tasks.len() == 1 {
+                tasks.into_iter().for_each(run);
+            } else {
+                spikeburn_core::threads::install(|| tasks.into_par_iter().for_each(run));
+            }
         }
         self.check(weights)
     }
@@ -217,10 +216,10 @@ impl HostRls {
     /// Numerical guard: finite weights; every `P` with a finite, positive
     /// diagonal (a symmetric positive-definite matrix has one); every 50
     /// updates, symmetric `P`.
-    fn check(&self, weights: &[f32]) -> Result<(), RlsError> {
+    fn check(&self, weights: &[f32]) -> Result<(), PlasticityError> {
         let k = self.inputs;
         if let Some(i) = weights.iter().position(|v| !v.is_finite()) {
-            return Err(RlsError::Numerical(format!(
+            return Err(PlasticityError::Numerical(format!(
                 "RLS diverged at update {}: weight {i} is {} (lower the update rate or raise lambda)",
                 self.updates, weights[i]
             )));
@@ -229,7 +228,7 @@ impl HostRls {
             for i in 0..k {
                 let d = block[i * k + i];
                 if !(d.is_finite() && d > 0.0) {
-                    return Err(RlsError::Numerical(format!(
+                    return Err(PlasticityError::Numerical(format!(
                         "RLS lost positive definiteness at update {}: P[{b}] has diagonal entry {i} = {d}",
                         self.updates
                     )));
@@ -241,7 +240,7 @@ impl HostRls {
                     for j in 0..i {
                         let asym = (block[i * k + j] - block[j * k + i]).abs();
                         if asym > 1e-3 * scale {
-                            return Err(RlsError::Numerical(format!(
+                            return Err(PlasticityError::Numerical(format!(
                                 "RLS lost the symmetry of P[{b}] at update {}: |P[{i},{j}] − P[{j},{i}]| = {asym:e} against max diagonal {scale:e}",
                                 self.updates
                             )));
@@ -258,14 +257,19 @@ impl HostRls {
         self.updates
     }
 
-    /// Threads one update uses: every core in per-neuron mode; in shared mode
-    /// two or more only for `K ≥ 1536`, where they pay for their start.
+    /// Threads one update uses: spikeburn's pool
+    /// ([`spikeburn_core::num_threads`]), at most one per task. Per-neuron
+    /// mode cuts the neurons into tasks of about `2^18` multiply-adds;
+    /// shared mode cuts the rows of `P` and `W` into tasks of at least 768
+    /// rows (so `K < 1536` runs on the calling thread: at `K = 500` handing
+    /// half the rows to another thread costs more than it saves).
     pub fn update_threads(&self) -> usize {
-        if self.shared {
-            self.threads.min(self.inputs / 768).max(1)
+        let tasks = if self.shared {
+            shared_tasks(self.inputs)
         } else {
-            self.threads.min(self.neurons).max(1)
-        }
+            self.neurons.div_ceil(neurons_per_task(self.inputs))
+        };
+        spikeburn_core::num_threads().min(tasks).max(1)
     }
 
     /// Shared mode: `(c, k)` of the last update, so a caller that keeps
@@ -286,47 +290,104 @@ impl HostRls {
         kv: &mut [f32],
     ) -> f32 {
         let k = self.inputs;
-        let threads = self.update_threads();
-        // Measured on 2 cores: two threads lose at K = 500 (a thread start
-        // costs more than half the update) and win at K = 2000.
-        if threads == 1 {
+        let tasks = shared_tasks(k);
+        if tasks == 1 {
             let c = update_one(&mut self.p, k, q, kv);
             subtract_outer(weights, k, error, c, kv);
             return c;
         }
-        let rows = k.div_ceil(threads);
-        std::thread::scope(|s| {
-            let mut parts = self.p.chunks(rows * k).zip(kv.chunks_mut(rows));
-            let mine = parts.next();
-            for (p_rows, out) in parts {
-                s.spawn(move || gemv_rows(p_rows, k, q, out));
-            }
-            if let Some((p_rows, out)) = mine {
-                gemv_rows(p_rows, k, q, out);
-            }
+        // Every row of P and W is updated on its own: any split of the rows
+        // gives the same numbers.
+        let rows = k.div_ceil(tasks);
+        let p = &mut self.p;
+        spikeburn_core::threads::install(|| {
+            p.par_chunks(rows * k)
+                .zip(kv.par_chunks_mut(rows))
+                .for_each(|(p_rows, out)| gemv_rows(p_rows, k, q, out));
         });
         let c = (1.0 / (1.0 + dot(q, kv))) as f32;
         let kv = &*kv;
-        let w_rows = error.len().div_ceil(threads);
-        std::thread::scope(|s| {
-            let mut parts = self
-                .p
-                .chunks_mut(rows * k)
-                .zip(kv.chunks(rows))
-                .zip(weights.chunks_mut(w_rows * k).zip(error.chunks(w_rows)));
-            let mine = parts.next();
-            for ((p_rows, k_part), (w, e)) in parts {
-                s.spawn(move || {
+        let w_rows = error.len().div_ceil(tasks);
+        spikeburn_core::threads::install(|| {
+            p.par_chunks_mut(rows * k)
+                .zip(kv.par_chunks(rows))
+                .zip(
+                    weights
+                        .par_chunks_mut(w_rows * k)
+                        .zip(error.par_chunks(w_rows)),
+                )
+                .for_each(|((p_rows, k_part), (w, e))| {
                     subtract_outer(p_rows, k, k_part, c, kv);
                     subtract_outer(w, k, e, c, kv);
                 });
-            }
-            if let Some(((p_rows, k_part), (w, e))) = mine {
-                subtract_outer(p_rows, k, k_part, c, kv);
-                subtract_outer(w, k, e, c, kv);
-            }
         });
         c
+    }
+}
+
+/// Tasks of a shared-`P` update of `K` rows: at least
+/// [`SHARED_ROWS_PER_TASK`] rows each, fixed by `K`.
+fn shared_tasks(k: usize) -> usize {
+    (k / SHARED_ROWS_PER_TASK).max(1)
+}
+
+/// Work of one per-neuron task, about `2^18` multiply-adds of `P` updates
+/// (`K²` per neuron): big enough to pay for handing it to a thread, small
+/// enough to balance the threads. Fixed by `K`, not by the thread count.
+fn neurons_per_task(k: usize) -> usize {
+    ((1usize << 18) / (k * k).max(1)).max(1)
+}
+
+/// Rows of the shared `P` per task (`K` multiply-adds each). Measured on 2
+/// cores: handing rows to the pool loses at `K = 500` and wins at `K = 2000`.
+const SHARED_ROWS_PER_TASK: usize = 768;
+
+/// A range of neurons of the per-neuron update, with their slices of `P`
+/// (`[len][K][K]`), weights, regressors (`[len][K]`), errors (`[len]`),
+/// sign constraints, frozen flags and set sizes.
+struct NeuronTask<'a> {
+    p: &'a mut [f32],
+    weights: &'a mut [f32],
+    q: &'a [f32],
+    error: &'a [f32],
+    signs: &'a [i8],
+    frozen: &'a mut [bool],
+    lengths: &'a [usize],
+}
+
+impl NeuronTask<'_> {
+    /// The RLS step of each neuron of the task on its own set.
+    fn run(self, k: usize, constrained: bool) {
+        let mut kv = vec![0f32; k];
+        let mut q_eff = vec![0f32; k];
+        for (i, e_i) in self.error.iter().enumerate() {
+            let l = self.lengths[i];
+            if l == 0 {
+                // No plastic input (a small N·p can leave a set empty):
+                // nothing to regress on, the neuron keeps its weights.
+                continue;
+            }
+            let q_i = &self.q[i * k..i * k + l];
+            let fr_i = &mut self.frozen[i * k..i * k + l];
+            for ((qe, qv), f) in q_eff.iter_mut().zip(q_i).zip(fr_i.iter()) {
+                *qe = if *f { 0.0 } else { *qv };
+            }
+            let p_i = &mut self.p[i * k * k..(i + 1) * k * k];
+            let c = update_one(p_i, k, &q_eff[..l], &mut kv[..l]);
+            let w_i = &mut self.weights[i * k..i * k + l];
+            let sg_i = &self.signs[i * k..i * k + l];
+            for j in 0..l {
+                if fr_i[j] {
+                    continue;
+                }
+                let next = w_i[j] - c * e_i * kv[j];
+                if constrained && (next * sg_i[j] as f32) < 0.0 {
+                    fr_i[j] = true; // the update would flip the sign
+                } else {
+                    w_i[j] = next;
+                }
+            }
+        }
     }
 }
 
@@ -373,6 +434,10 @@ fn subtract_outer(m: &mut [f32], stride: usize, a: &[f32], c: f32, kv: &[f32]) {
 /// `stride`; leaves `k` in `kv` and returns `c`.
 fn update_one(p: &mut [f32], stride: usize, q: &[f32], kv: &mut [f32]) -> f32 {
     let l = q.len();
+    if l == 0 {
+        // An empty set: `P` is a 0 × 0 block and nothing changes.
+        return 1.0;
+    }
     gemv_rows(&p[..(l - 1) * stride + l], stride, q, kv);
     let c = (1.0 / (1.0 + dot(q, kv))) as f32;
     subtract_outer(&mut p[..(l - 1) * stride + l], stride, kv, c, kv);
@@ -609,6 +674,45 @@ mod tests {
             last = r.update(&mut w, &[0.0; 3], &[0.0]);
         }
         assert!(last.unwrap_err().to_string().contains("symmetry"));
+    }
+
+    #[test]
+    fn a_neuron_with_an_empty_presynaptic_set_keeps_its_weights() {
+        use rand::SeedableRng;
+        // Bernoulli sets with N p ≈ 0.2: most sets are empty, a few are not.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let sets = crate::PresynapticSets::bernoulli(20, 0.01, &mut rng).unwrap();
+        let empty = sets.len.iter().filter(|l| **l == 0).count();
+        assert!(empty > 0 && empty < sets.neurons, "lengths {:?}", sets.len);
+        let (n, k) = (sets.neurons, sets.width);
+        let mut rls = HostRls::new(n, k, 1.0, false)
+            .unwrap()
+            .with_lengths(sets.len.clone())
+            .unwrap();
+        let w0: Vec<f32> = (0..n * k).map(|x| 0.1 * (x % 7) as f32).collect();
+        let mut w = w0.clone();
+        let mut lcg = Lcg(12);
+        for _ in 0..5 {
+            let q: Vec<f32> = (0..n * k).map(|_| lcg.next().abs() + 0.1).collect();
+            let e: Vec<f32> = (0..n).map(|_| lcg.next() + 2.0).collect();
+            rls.update(&mut w, &q, &e).unwrap();
+        }
+        for i in 0..n {
+            let (row, row0) = (&w[i * k..(i + 1) * k], &w0[i * k..(i + 1) * k]);
+            if sets.len[i] == 0 {
+                assert_eq!(row, row0, "neuron {i} has no plastic input but moved");
+            } else {
+                // Errors of at least 1 move every trained weight.
+                assert!(
+                    row[..sets.len[i]]
+                        .iter()
+                        .zip(row0)
+                        .all(|(a, b)| (a - b).abs() > 1e-4),
+                    "neuron {i} with {} inputs was not trained",
+                    sets.len[i]
+                );
+            }
+        }
     }
 
     #[test]

@@ -7,16 +7,22 @@ use std::time::Instant;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
+use crate::PlasticityError;
 use crate::network::DriveNetwork;
 use crate::presynaptic::PresynapticSets;
-use crate::rls::{Rls, RlsConfig, RlsError};
+use crate::rls::{Rls, RlsConfig};
 use crate::rls_host::HostRls;
 
 /// A non-gradient optimizer of a [`DriveNetwork`]'s `[N][K]` weights: one
 /// step from the regressors `q` (`[N][K]`) and a-priori errors (`[N]`).
 pub trait DriveOptimizer {
     /// Updates `weights` in place.
-    fn update(&mut self, weights: &mut [f32], q: &[f32], error: &[f32]) -> Result<(), RlsError>;
+    fn update(
+        &mut self,
+        weights: &mut [f32],
+        q: &[f32],
+        error: &[f32],
+    ) -> Result<(), PlasticityError>;
     /// Weights removed from training by a sign constraint.
     fn frozen_count(&self) -> usize {
         0
@@ -24,7 +30,12 @@ pub trait DriveOptimizer {
 }
 
 impl DriveOptimizer for HostRls {
-    fn update(&mut self, weights: &mut [f32], q: &[f32], error: &[f32]) -> Result<(), RlsError> {
+    fn update(
+        &mut self,
+        weights: &mut [f32],
+        q: &[f32],
+        error: &[f32],
+    ) -> Result<(), PlasticityError> {
         HostRls::update(self, weights, q, error)
     }
     fn frozen_count(&self) -> usize {
@@ -52,7 +63,7 @@ impl DeviceRls {
         lambda: f64,
         weights: Option<&[f32]>,
         device: &Device,
-    ) -> Result<Self, RlsError> {
+    ) -> Result<Self, PlasticityError> {
         let (n, k) = (sets.neurons, sets.width);
         let mask = Tensor::<2>::from_data(TensorData::new(sets.mask(), [n, k]), device);
         let mut rls = RlsConfig::new(n, k)
@@ -74,7 +85,12 @@ impl DeviceRls {
 }
 
 impl DriveOptimizer for DeviceRls {
-    fn update(&mut self, weights: &mut [f32], q: &[f32], error: &[f32]) -> Result<(), RlsError> {
+    fn update(
+        &mut self,
+        weights: &mut [f32],
+        q: &[f32],
+        error: &[f32],
+    ) -> Result<(), PlasticityError> {
         let (n, k) = (self.neurons, self.width);
         let upload = |v: &[f32], shape: Vec<usize>| TensorData::new(v.to_vec(), shape);
         let w = Tensor::<2>::from_data(upload(weights, vec![n, k]), &self.device);
@@ -85,7 +101,9 @@ impl DriveOptimizer for DeviceRls {
             .into_data()
             .convert::<f32>()
             .try_to_vec::<f32>()
-            .map_err(|e| RlsError::Numerical(format!("cannot read the weights back: {e:?}")))?;
+            .map_err(|e| {
+                PlasticityError::Numerical(format!("cannot read the weights back: {e:?}"))
+            })?;
         weights.copy_from_slice(&host);
         Ok(())
     }
@@ -187,17 +205,17 @@ pub fn run_trial(
     stimulus: &[f32],
     mut learner: Option<Learner<'_>>,
     raster_neurons: usize,
-) -> Result<TrialRecord, RlsError> {
+) -> Result<TrialRecord, PlasticityError> {
     let n = net.neurons();
     let start = Instant::now();
     if stimulus.len() != n {
-        return Err(RlsError::Shape(format!(
+        return Err(PlasticityError::Shape(format!(
             "stimulus has {} amplitudes, expected one per neuron ({n})",
             stimulus.len()
         )));
     }
     if protocol.update_every == 0 || protocol.window_steps == 0 {
-        return Err(RlsError::Config(format!(
+        return Err(PlasticityError::Config(format!(
             "protocol needs window_steps >= 1 and update_every >= 1, got {} and {}",
             protocol.window_steps, protocol.update_every
         )));
@@ -205,7 +223,7 @@ pub fn run_trial(
     if let Some(l) = &learner
         && l.targets.len() != protocol.window_steps * n
     {
-        return Err(RlsError::Shape(format!(
+        return Err(PlasticityError::Shape(format!(
             "targets have {} values, expected window_steps × N = {}",
             l.targets.len(),
             protocol.window_steps * n

@@ -39,6 +39,7 @@ use burn::tensor::{Shape, Slice, TensorData};
 
 use std::sync::Arc;
 
+use super::SequencePath;
 use super::fused_host::{
     HostBackward, HostDelays, HostDynamics, HostForward, HostSaved, merge_rows, take_rows,
 };
@@ -75,6 +76,8 @@ pub struct FusedDynamics {
 /// What the fused forward pass leaves for the caller.
 pub(crate) struct FusedOutput {
     pub spikes: Tensor<3>,
+    /// Which fused implementation ran.
+    pub path: SequencePath,
     pub last_membrane: Tensor<2>,
     pub last_adaptation: Option<Tensor<2>>,
     /// With delays: the drive in flight, slot `k` due `k` steps after the end.
@@ -88,7 +91,7 @@ pub(crate) struct FusedOutput {
     Flex: cfg(feature = "flex"),
     Cube: cfg(feature = "wgpu"),
 )]
-pub trait FusedBpttOps: Backend {
+pub(crate) trait FusedBpttOps: Backend {
     /// Returns `spikes`; the autodiff implementation records one node with
     /// parents (`input`, `w_in`, `w_rec`) and the recursion above as backward.
     #[allow(clippy::too_many_arguments)]
@@ -140,7 +143,7 @@ struct BpttState<B: Backend> {
 
 /// Shared handle on the host-side saved tensors (an ordinary argument of the op).
 #[derive(Clone, Debug)]
-pub struct HostSavedHandle(Arc<HostSaved>);
+pub(crate) struct HostSavedHandle(Arc<HostSaved>);
 
 fn host_vec<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
     burn::tensor::read_sync(B::float_into_data(t))
@@ -525,6 +528,7 @@ fn run_host(
     ));
     FusedOutput {
         spikes: spikes_tracked,
+        path: SequencePath::FusedHost,
         last_membrane,
         last_adaptation,
         pending,
@@ -614,6 +618,7 @@ fn run_tensor_ops(
     ));
     FusedOutput {
         spikes: spikes_tracked,
+        path: SequencePath::FusedTensorOps,
         last_membrane,
         last_adaptation,
         pending: None,
@@ -631,10 +636,11 @@ struct Simulation {
 }
 
 /// Whether tensors on `device` live in host memory (the CPU backends flex
-/// and ndarray), so that host-memory kernels can work on them directly.
+/// and ndarray, also when wrapped for autodiff), so that host-memory kernels
+/// can work on them directly.
 pub fn is_host_device(device: &Device) -> bool {
     use burn::backend::DispatchDevice;
-    match device.as_dispatch() {
+    match device.as_dispatch().clone().inner() {
         #[cfg(feature = "flex")]
         DispatchDevice::Flex(_) => true,
         #[cfg(feature = "ndarray")]

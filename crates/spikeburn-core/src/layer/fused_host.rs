@@ -8,6 +8,11 @@
 //!
 //! The only dense product left is the backward recursion `δI_{t+1} W_recᵀ`,
 //! done with `matrixmultiply`'s sgemm on a strided view of `W_rec`.
+//!
+//! Parallelism: the batch is cut into fixed tasks ([`batch_tasks`]) that run
+//! on spikeburn's thread pool ([`crate::threads`]).
+
+use rayon::prelude::*;
 
 /// Constants of the dynamics (see [`super::FusedDynamics`]).
 pub(crate) struct HostDynamics<'a> {
@@ -605,21 +610,24 @@ fn accumulate_delayed_outer<T: Copy + Into<f32>>(
     }
 }
 
-/// Worker threads of the host kernels: batch elements are independent
-/// through the whole sequence (forward and backward), so each thread runs
-/// its own slice of the batch with no synchronisation until the weight
-/// gradients are summed. `SPIKEBURN_THREADS` overrides the core count.
-pub fn host_threads() -> usize {
-    std::env::var("SPIKEBURN_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&t: &usize| t > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+/// Batch rows per task of the host kernels. Batch elements are independent
+/// through the whole sequence (forward and backward), so each task runs its
+/// own slice of the batch with no synchronisation until the weight
+/// gradients are summed, in task order. The split is fixed by the batch
+/// alone, not by the thread count, so the sums (and every result) are the
+/// same on any number of threads. 16 rows keep the backward's sgemm
+/// (`δI_{t+1} W_recᵀ`) efficient and give W1's batch of 32 two tasks.
+const ROWS_PER_TASK: usize = 16;
+
+/// The fixed split of `batch` into tasks (see [`ROWS_PER_TASK`]).
+pub(crate) fn batch_tasks(batch: usize) -> Vec<(usize, usize)> {
+    batch_ranges(batch, batch.div_ceil(ROWS_PER_TASK))
 }
 
-/// Splits `batch` into at most `threads` contiguous ranges `(first, len)`.
-pub(crate) fn batch_ranges(batch: usize, threads: usize) -> Vec<(usize, usize)> {
-    let parts = threads.clamp(1, batch.max(1));
+/// Splits `batch` into at most `parts` contiguous ranges `(first, len)` of
+/// near-equal size.
+pub(crate) fn batch_ranges(batch: usize, parts: usize) -> Vec<(usize, usize)> {
+    let parts = parts.clamp(1, batch.max(1));
     (0..parts)
         .map(|p| {
             let first = p * batch / parts;
@@ -708,8 +716,9 @@ impl std::fmt::Debug for HostSaved {
     }
 }
 
-/// Runs projection and dynamics for `input` (`[T, B, n_in]`) on
-/// [`host_threads`] threads; returns the per-range parts.
+/// Runs projection and dynamics for `input` (`[T, B, n_in]`), one task per
+/// range of [`batch_tasks`] on spikeburn's thread pool; returns the parts
+/// in batch order.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn forward_parallel(
     input: &[f32],
@@ -722,27 +731,25 @@ pub(crate) fn forward_parallel(
     d: &HostDynamics,
     delays: Option<&HostDelays>,
 ) -> Vec<HostPart> {
-    let ranges = batch_ranges(batch, host_threads());
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = ranges
-            .iter()
-            .map(|&(first, len)| {
-                scope.spawn(move || {
-                    let input = take_rows(input, steps, batch, n_in, first, len);
-                    let forward = forward(&input, w_in, n_in, w_rec, steps, len, n, d, delays);
-                    HostPart {
-                        rows: (first, len),
-                        input,
-                        forward,
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("host forward worker panicked"))
-            .collect()
-    })
+    let run = |&(first, len): &(usize, usize)| {
+        let input = take_rows(input, steps, batch, n_in, first, len);
+        let forward = forward(&input, w_in, n_in, w_rec, steps, len, n, d, delays);
+        HostPart {
+            rows: (first, len),
+            input,
+            forward,
+        }
+    };
+    on_pool(&batch_tasks(batch), run)
+}
+
+/// `tasks.map(run)` in order: on spikeburn's pool when there are several,
+/// on the calling thread for one (no hand-over for nothing to share).
+fn on_pool<T: Sync, R: Send>(tasks: &[T], run: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    if tasks.len() <= 1 {
+        return tasks.iter().map(run).collect();
+    }
+    crate::threads::install(|| tasks.par_iter().map(run).collect())
 }
 
 /// Gradients of the host backward, each computed only when asked for.
@@ -752,7 +759,8 @@ pub(crate) struct HostGradients {
     pub w_rec: Option<Vec<f32>>,
 }
 
-/// The whole host backward from `∂L/∂z` (`[T, B, N]`), one thread per part.
+/// The whole host backward from `∂L/∂z` (`[T, B, N]`), one task per part on
+/// spikeburn's pool; the parts' weight gradients are summed in batch order.
 pub(crate) fn backward(
     saved: &HostSaved,
     grad: &[f32],
@@ -761,135 +769,123 @@ pub(crate) fn backward(
     want_w_rec: bool,
 ) -> HostGradients {
     let (steps, batch, n_in, n) = (saved.steps, saved.batch, saved.n_in, saved.n);
-    let results: Vec<HostGradients> = std::thread::scope(|scope| {
-        let workers: Vec<_> = saved
-            .parts
-            .iter()
-            .map(|part| {
-                scope.spawn(move || {
-                    let (first, len) = part.rows;
-                    let f = &part.forward;
-                    let size = len * n;
-                    let mut d_w_rec = want_w_rec.then(|| vec![0f32; n * n]);
-                    let mut d_w_in = want_w_in.then(|| vec![0f32; n_in * n]);
-                    let mut d_input = want_input.then(|| vec![0f32; steps * len * n_in]);
-                    let sparse_input = density(&part.input) < SPARSE_DENSITY;
-                    let delayed = saved
-                        .delays
-                        .as_ref()
-                        .map(|dl| (dl, synapse_lists(&saved.w_in, &dl.input, n_in, n)));
-                    reverse(
-                        grad,
-                        (batch, first),
-                        &f.kv,
-                        &f.ka,
-                        &f.rz,
-                        &f.reset_level,
-                        &saved.beta,
-                        &saved.w_rec,
-                        steps,
-                        len,
+    let results: Vec<HostGradients> = on_pool(&saved.parts, |part| {
+        let (first, len) = part.rows;
+        let f = &part.forward;
+        let size = len * n;
+        let mut d_w_rec = want_w_rec.then(|| vec![0f32; n * n]);
+        let mut d_w_in = want_w_in.then(|| vec![0f32; n_in * n]);
+        let mut d_input = want_input.then(|| vec![0f32; steps * len * n_in]);
+        let sparse_input = density(&part.input) < SPARSE_DENSITY;
+        let delayed = saved
+            .delays
+            .as_ref()
+            .map(|dl| (dl, synapse_lists(&saved.w_in, &dl.input, n_in, n)));
+        reverse(
+            grad,
+            (batch, first),
+            &f.kv,
+            &f.ka,
+            &f.rz,
+            &f.reset_level,
+            &saved.beta,
+            &saved.w_rec,
+            steps,
+            len,
+            n,
+            &saved.constants,
+            saved.delays.as_ref(),
+            |t, window| {
+                if let Some((dl, in_lists)) = &delayed {
+                    let x = &part.input[t * len * n_in..(t + 1) * len * n_in];
+                    let z = &f.spikes[t * size..(t + 1) * size];
+                    accumulate_delayed(
+                        (d_w_in.as_deref_mut(), d_w_rec.as_deref_mut()),
+                        x,
+                        z,
+                        window,
+                        dl,
+                        n_in,
                         n,
-                        &saved.constants,
-                        saved.delays.as_ref(),
-                        |t, window| {
-                            if let Some((dl, in_lists)) = &delayed {
-                                let x = &part.input[t * len * n_in..(t + 1) * len * n_in];
-                                let z = &f.spikes[t * size..(t + 1) * size];
-                                accumulate_delayed(
-                                    (d_w_in.as_deref_mut(), d_w_rec.as_deref_mut()),
-                                    x,
-                                    z,
-                                    window,
-                                    dl,
-                                    n_in,
-                                    n,
-                                );
-                                if let Some(d) = d_input.as_mut() {
-                                    let dst = &mut d[t * len * n_in..(t + 1) * len * n_in];
-                                    for (k, o) in dst.iter_mut().enumerate() {
-                                        let (b, i) = (k / n_in, k % n_in);
-                                        *o = in_lists[i]
-                                            .iter()
-                                            .filter_map(|syn| {
-                                                window.at(syn.delay as usize).map(|later| {
-                                                    syn.weight * later[b * n + syn.target as usize]
-                                                })
-                                            })
-                                            .sum();
-                                    }
-                                }
-                                return;
-                            }
-                            let delta = window.at(0).expect("δI_t is known at step t");
-                            if let (Some(g), true) = (d_w_rec.as_mut(), t > 0) {
-                                let z = &f.spikes[(t - 1) * size..t * size];
-                                accumulate_outer(g, z, delta, n, n);
-                            }
-                            let x = &part.input[t * len * n_in..(t + 1) * len * n_in];
-                            if let Some(g) = d_w_in.as_mut() {
-                                if sparse_input {
-                                    accumulate_outer(g, x, delta, n_in, n);
-                                } else {
-                                    // SAFETY: xᵀ is the (1, n_in) strided view of the
-                                    // len×n_in buffer; δ is len×n, g is n_in×n.
-                                    unsafe {
-                                        matrixmultiply::sgemm(
-                                            n_in,
-                                            len,
-                                            n,
-                                            1.0,
-                                            x.as_ptr(),
-                                            1,
-                                            n_in as isize,
-                                            delta.as_ptr(),
-                                            n as isize,
-                                            1,
-                                            1.0,
-                                            g.as_mut_ptr(),
-                                            n as isize,
-                                            1,
-                                        );
-                                    }
-                                }
-                            }
-                            if let Some(d) = d_input.as_mut() {
-                                // δx_t = δI_t W_inᵀ; W_inᵀ is the (1, n) strided view of W_in.
-                                let dst = &mut d[t * len * n_in..(t + 1) * len * n_in];
-                                // SAFETY: δ is len×n, W_in is n_in×n, dst is len×n_in.
-                                unsafe {
-                                    matrixmultiply::sgemm(
-                                        len,
-                                        n,
-                                        n_in,
-                                        1.0,
-                                        delta.as_ptr(),
-                                        n as isize,
-                                        1,
-                                        saved.w_in.as_ptr(),
-                                        1,
-                                        n as isize,
-                                        0.0,
-                                        dst.as_mut_ptr(),
-                                        n_in as isize,
-                                        1,
-                                    );
-                                }
-                            }
-                        },
                     );
-                    HostGradients {
-                        input: d_input,
-                        w_in: d_w_in,
-                        w_rec: d_w_rec,
+                    if let Some(d) = d_input.as_mut() {
+                        let dst = &mut d[t * len * n_in..(t + 1) * len * n_in];
+                        for (k, o) in dst.iter_mut().enumerate() {
+                            let (b, i) = (k / n_in, k % n_in);
+                            *o = in_lists[i]
+                                .iter()
+                                .filter_map(|syn| {
+                                    window.at(syn.delay as usize).map(|later| {
+                                        syn.weight * later[b * n + syn.target as usize]
+                                    })
+                                })
+                                .sum();
+                        }
                     }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().expect("host backward worker panicked"))
-            .collect()
+                    return;
+                }
+                let delta = window.at(0).expect("δI_t is known at step t");
+                if let (Some(g), true) = (d_w_rec.as_mut(), t > 0) {
+                    let z = &f.spikes[(t - 1) * size..t * size];
+                    accumulate_outer(g, z, delta, n, n);
+                }
+                let x = &part.input[t * len * n_in..(t + 1) * len * n_in];
+                if let Some(g) = d_w_in.as_mut() {
+                    if sparse_input {
+                        accumulate_outer(g, x, delta, n_in, n);
+                    } else {
+                        // SAFETY: xᵀ is the (1, n_in) strided view of the
+                        // len×n_in buffer; δ is len×n, g is n_in×n.
+                        unsafe {
+                            matrixmultiply::sgemm(
+                                n_in,
+                                len,
+                                n,
+                                1.0,
+                                x.as_ptr(),
+                                1,
+                                n_in as isize,
+                                delta.as_ptr(),
+                                n as isize,
+                                1,
+                                1.0,
+                                g.as_mut_ptr(),
+                                n as isize,
+                                1,
+                            );
+                        }
+                    }
+                }
+                if let Some(d) = d_input.as_mut() {
+                    // δx_t = δI_t W_inᵀ; W_inᵀ is the (1, n) strided view of W_in.
+                    let dst = &mut d[t * len * n_in..(t + 1) * len * n_in];
+                    // SAFETY: δ is len×n, W_in is n_in×n, dst is len×n_in.
+                    unsafe {
+                        matrixmultiply::sgemm(
+                            len,
+                            n,
+                            n_in,
+                            1.0,
+                            delta.as_ptr(),
+                            n as isize,
+                            1,
+                            saved.w_in.as_ptr(),
+                            1,
+                            n as isize,
+                            0.0,
+                            dst.as_mut_ptr(),
+                            n_in as isize,
+                            1,
+                        );
+                    }
+                }
+            },
+        );
+        HostGradients {
+            input: d_input,
+            w_in: d_w_in,
+            w_rec: d_w_rec,
+        }
     });
     let sum = |parts: Vec<Vec<f32>>| {
         parts.into_iter().reduce(|mut acc, p| {
@@ -943,6 +939,10 @@ mod tests {
         );
         assert_eq!(merged, data);
         assert_eq!(batch_ranges(1, 4), vec![(0, 1)]);
+        // The task split depends on the batch only.
+        assert_eq!(batch_tasks(32), vec![(0, 16), (16, 16)]);
+        assert_eq!(batch_tasks(5), vec![(0, 5)]);
+        assert_eq!(batch_tasks(40), vec![(0, 13), (13, 13), (26, 14)]);
     }
 
     #[test]

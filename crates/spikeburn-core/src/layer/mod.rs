@@ -13,8 +13,7 @@ mod readout;
 mod recurrent;
 
 pub use feedforward::{SpikingLinear, SpikingLinearConfig};
-pub use fused::{FusedBpttOps, FusedDynamics, is_host_device};
-pub use fused_host::host_threads;
+pub use fused::{FusedDynamics, is_host_device};
 pub use lsnn::{Lsnn, LsnnConfig, LsnnOutput};
 pub use readout::{LeakyReadout, LeakyReadoutConfig};
 pub use recurrent::{DelayedProjections, RecurrentSpiking, RecurrentSpikingConfig};
@@ -77,6 +76,27 @@ impl<S: NeuronState> LayerState<S> {
     }
 }
 
+/// Which implementation ran a sequence call (see
+/// [`RecurrentSpiking::try_forward_sequence`]): lets tests and benchmarks
+/// check that the fused path ran where they expect it, instead of a silent
+/// fallback to the per-step loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SequencePath {
+    /// The per-step reference loop (one autodiff node per operation and step).
+    PerStep,
+    /// The fused whole-sequence op with host-memory kernels (CPU backends).
+    FusedHost,
+    /// The fused whole-sequence op in Burn tensor operations (GPU backends).
+    FusedTensorOps,
+}
+
+impl SequencePath {
+    /// Whether one of the fused implementations ran.
+    pub fn is_fused(self) -> bool {
+        self != Self::PerStep
+    }
+}
+
 /// What a sequence call returns.
 #[derive(Clone, Debug)]
 pub struct SpikeTrace<S> {
@@ -90,6 +110,8 @@ pub struct SpikeTrace<S> {
     pub synaptic: Option<Tensor<3>>,
     /// State after the last step, to continue the sequence.
     pub final_state: LayerState<S>,
+    /// Which implementation computed this trace.
+    pub path: SequencePath,
 }
 
 /// One step from the weighted drive `u_t`: through the synapse (if any), then the neurons.
@@ -199,5 +221,6 @@ pub(crate) fn run_sequence<N: NeuronModel>(
         threshold: stack(threshold),
         synaptic: stack(synaptic),
         final_state: state,
+        path: SequencePath::PerStep,
     })
 }

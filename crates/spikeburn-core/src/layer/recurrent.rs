@@ -384,13 +384,21 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
     /// Runs `input` (`[T, batch, n_input]`) from `state` (rest when `None`).
     ///
     /// When training (weights or input tracked by autodiff) from rest, with
-    /// a neuron model that has [`NeuronModel::fused_dynamics`] (LIF/ALIF with
-    /// subtractive, detached reset; a refractory period only on CPU
-    /// backends), no synapse and `fused` enabled, this runs the fused path: the same dynamics and
-    /// gradients as the per-step path, with one autodiff node for the whole
-    /// sequence. It is taken only when just the spikes are recorded; its final
-    /// state carries no gradient (truncated BPTT at chunk boundaries), and its
-    /// refractory counters restart at zero.
+    /// a neuron model that has a fused form ([`NeuronModel::as_fused`]: LIF
+    /// and ALIF with reset by subtraction), no synapse and `fused` enabled,
+    /// this runs the fused path: the same dynamics and gradients as the
+    /// per-step path, with one autodiff node for the whole sequence. On CPU
+    /// backends (flex, ndarray) its host kernels cover every such
+    /// configuration: refractory periods, synaptic delays and the reset with
+    /// or without its gradient (`detach_reset`). On GPU backends the fused
+    /// op runs in tensor operations for a detached reset without refractory
+    /// period or delays; a layer with an undetached reset, a refractory
+    /// period or delays takes the per-step path there.
+    /// [`SpikeTrace::path`] says which path ran.
+    ///
+    /// The fused path is taken only when just the spikes are recorded; its
+    /// final state carries no gradient (truncated BPTT at chunk
+    /// boundaries), and its refractory counters restart at zero.
     pub fn try_forward_sequence(
         &self,
         input: Tensor<3>,
@@ -407,7 +415,8 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
             && spikes_only
             && state.is_none()
             && self.synapse.is_none()
-            && let Some(dynamics) = self.neuron.fused_dynamics()
+            && let Some(fused) = self.neuron.as_fused()
+            && let Some(dynamics) = fused.fused_dynamics()
         {
             let [steps, batch, features] = input.dims();
             check_shape(
@@ -438,11 +447,8 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
                     .detach()
                     .slice(s![steps - 1..steps, .., ..])
                     .squeeze_dim(0);
-                let neuron = self.neuron.state_from_fused(
-                    out.last_membrane,
-                    last_spikes,
-                    out.last_adaptation,
-                );
+                let neuron =
+                    fused.state_from_fused(out.last_membrane, last_spikes, out.last_adaptation);
                 return Ok(SpikeTrace {
                     spikes: out.spikes,
                     membrane: None,
@@ -453,6 +459,7 @@ impl<N: NeuronModel> RecurrentSpiking<N> {
                         synaptic: None,
                         pending: out.pending,
                     },
+                    path: out.path,
                 });
             }
         }

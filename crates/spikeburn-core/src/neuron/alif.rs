@@ -5,6 +5,7 @@ use burn::prelude::*;
 use super::{InputScaling, NeuronModel, NeuronState, Reset, emit, integrate, validate_membrane};
 use crate::error::{SpikeburnError, check_shape, check_time_constant};
 use crate::layer::FusedDynamics;
+use crate::neuron::FusedNeuron;
 use crate::spike::Surrogate;
 
 /// Configuration of an [`Alif`] population (LSNN neurons).
@@ -253,6 +254,14 @@ impl NeuronModel for Alif {
     fn step(&self, state: AlifState, current: Tensor<2>) -> AlifState {
         alif_step(&self.params, &self.beta, state, current)
     }
+
+    fn as_fused(&self) -> Option<&dyn FusedNeuron<State = AlifState>> {
+        Some(self)
+    }
+}
+
+impl FusedNeuron for Alif {
+    type State = AlifState;
 
     fn fused_dynamics(&self) -> Option<FusedDynamics> {
         let p = &self.params;

@@ -5,6 +5,7 @@ use burn::prelude::*;
 use super::{InputScaling, NeuronModel, NeuronState, Reset, emit, integrate, validate_membrane};
 
 use crate::layer::FusedDynamics;
+use crate::neuron::FusedNeuron;
 use crate::spike::Surrogate;
 
 /// Configuration of a [`Lif`] population.
@@ -162,6 +163,14 @@ impl NeuronModel for Lif {
     fn step(&self, state: LifState, current: Tensor<2>) -> LifState {
         lif_step(&self.params, state, current)
     }
+
+    fn as_fused(&self) -> Option<&dyn FusedNeuron<State = LifState>> {
+        Some(self)
+    }
+}
+
+impl FusedNeuron for Lif {
+    type State = LifState;
 
     fn fused_dynamics(&self) -> Option<FusedDynamics> {
         let p = &self.params;

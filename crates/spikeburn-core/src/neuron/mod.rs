@@ -73,22 +73,37 @@ pub trait NeuronModel: Module + ModuleDisplay + Clone + core::fmt::Debug {
     fn init_state(&self, batch: usize, device: &Device) -> Self::State;
     /// Advances one step given the total input current `[batch, neurons]`.
     fn step(&self, state: Self::State, current: Tensor<2>) -> Self::State;
-    /// The constants of the fused whole-sequence BPTT path, when this model
-    /// (and its configuration) is one the path supports; `None` otherwise.
-    fn fused_dynamics(&self) -> Option<FusedDynamics> {
+    /// This model's view for the fused whole-sequence BPTT path of
+    /// [`RecurrentSpiking`](crate::layer::RecurrentSpiking), when it has one
+    /// (LIF and ALIF return `Some(self)`); `None`, the default, keeps every
+    /// sequence on the per-step path.
+    fn as_fused(&self) -> Option<&dyn FusedNeuron<State = Self::State>> {
         None
     }
-    /// Rebuilds a state from the fused path's last step (membrane, spikes,
-    /// adaptation). Called only when [`fused_dynamics`](Self::fused_dynamics) is `Some`.
+}
+
+/// A neuron model that the fused whole-sequence BPTT path can run: its
+/// dynamics reduce to the constants of [`FusedDynamics`] (LIF and ALIF with
+/// reset by subtraction).
+///
+/// Kept apart from [`NeuronModel`] so that a model without a fused form
+/// implements nothing it cannot honour; a model opts in through
+/// [`NeuronModel::as_fused`].
+pub trait FusedNeuron {
+    /// The state the per-step path carries (the same as
+    /// [`NeuronModel::State`]).
+    type State;
+    /// The constants of the fused path, or `None` when this configuration is
+    /// not one the path covers (e.g. reset to a value).
+    fn fused_dynamics(&self) -> Option<FusedDynamics>;
+    /// Rebuilds a state from the fused path's last step: membrane, spikes
+    /// and (ALIF) adaptation, `[batch, neurons]` each.
     fn state_from_fused(
         &self,
         membrane: Tensor<2>,
         spikes: Tensor<2>,
         adaptation: Option<Tensor<2>>,
-    ) -> Self::State {
-        let _ = (membrane, spikes, adaptation);
-        unreachable!("state_from_fused called on a model without fused dynamics")
-    }
+    ) -> Self::State;
 }
 
 /// Read access to what a layer may record of a neuron state.
