@@ -132,7 +132,9 @@ pub fn read_overlay(path: &Path) -> Result<serde_json::Value> {
     })
 }
 
-fn merge(base: &mut serde_json::Value, overlay: serde_json::Value) {
+/// Lays the JSON `overlay` over `base`: objects merged field by field,
+/// anything else replaced.
+pub fn merge(base: &mut serde_json::Value, overlay: serde_json::Value) {
     match (base, overlay) {
         (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
             for (k, v) in o {

@@ -4,6 +4,7 @@
 //! one iteration on tiny sizes, ends in a typed error or a sane report.
 
 use serde_json::{Value, json};
+use spikeburn_experiments::run::merge;
 use spikeburn_experiments::{ExperimentError, RunContext, experiment, experiments};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -176,20 +177,4 @@ fn one_iteration_runs_of_bad_values_end_in_a_typed_error_or_a_sane_report() {
     }
     assert!(runs >= 10, "only {runs} sample runs");
     std::fs::remove_dir_all(dir).ok();
-}
-
-fn merge(base: &mut Value, overlay: Value) {
-    match (base, overlay) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(slot) => merge(slot, v),
-                    None => {
-                        b.insert(k, v);
-                    }
-                }
-            }
-        }
-        (slot, v) => *slot = v,
-    }
 }

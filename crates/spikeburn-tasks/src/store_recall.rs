@@ -58,6 +58,8 @@ pub struct Recall {
     pub sequence: usize,
     /// Period index.
     pub period: usize,
+    /// Period of the store it recalls (`store < period`).
+    pub store: usize,
     /// The stored bit.
     pub bit: usize,
 }
@@ -152,19 +154,20 @@ impl StoreRecallConfig {
                 let bits: Vec<usize> = (0..self.symbols).map(|_| rng.random_range(0..2)).collect();
                 let (mut stores, mut recall_flags) =
                     (vec![false; self.symbols], vec![false; self.symbols]);
-                let mut stored: Option<usize> = None;
+                let mut stored: Option<(usize, usize)> = None;
                 let mut events = vec![];
                 for k in 0..self.symbols {
                     match stored {
                         None if k + 1 < self.symbols && rng.random_bool(p_event) => {
                             stores[k] = true;
-                            stored = Some(bits[k]);
+                            stored = Some((k, bits[k]));
                         }
-                        Some(bit) if rng.random_bool(p_event) => {
+                        Some((store, bit)) if rng.random_bool(p_event) => {
                             recall_flags[k] = true;
                             events.push(Recall {
                                 sequence: b,
                                 period: k,
+                                store,
                                 bit,
                             });
                             stored = None;
