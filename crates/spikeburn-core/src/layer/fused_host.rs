@@ -620,10 +620,11 @@ fn accumulate_delayed_outer<T: Copy + Into<f32>>(
 /// W1's batch of 32 two tasks.
 const MIN_ROWS_PER_TASK: usize = 16;
 
-/// Most tasks per call: beyond it, rows per task grow instead (a batch of
-/// 256 runs 8 tasks of 32 rows; 16 of 16 cost 14 % more CPU time on W1-ALIF
-/// with B = 256 in the repacking and the per-task gradient buffers).
-const MAX_TASKS: usize = 8;
+/// Most tasks per call: beyond it, rows per task grow instead. At B = 256
+/// on 2 cores (W1-ALIF) 16 tasks of 16 rows cost 14 % more CPU time than
+/// the former 2 × 128 (the backward's sgemm repacks `W_recᵀ` per task and
+/// step), 8 tasks 11 %, 4 tasks of 64 rows 2 %.
+const MAX_TASKS: usize = 4;
 
 /// The fixed split of `batch` into tasks (see [`MIN_ROWS_PER_TASK`]).
 pub(crate) fn batch_tasks(batch: usize) -> Vec<(usize, usize)> {
@@ -950,8 +951,8 @@ mod tests {
         assert_eq!(batch_tasks(32), vec![(0, 16), (16, 16)]);
         assert_eq!(batch_tasks(5), vec![(0, 5)]);
         assert_eq!(batch_tasks(40), vec![(0, 13), (13, 13), (26, 14)]);
-        assert_eq!(batch_tasks(128).len(), 8);
-        assert_eq!(batch_tasks(256), batch_ranges(256, 8));
+        assert_eq!(batch_tasks(64).len(), 4);
+        assert_eq!(batch_tasks(256), batch_ranges(256, 4));
     }
 
     #[test]
