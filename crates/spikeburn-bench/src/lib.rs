@@ -5,6 +5,7 @@
 //! libraries' on the same machine. `spikeburn bench <workload>` prints one JSON
 //! line per run.
 
+pub mod ebn;
 pub mod splitmix;
 pub mod w1;
 pub mod w2;

@@ -25,10 +25,12 @@ pub struct BenchOptions {
     pub shared_p: bool,
     /// W2: connection probability (1 = all-to-all).
     pub p: f64,
+    /// ebn: the tensor path on the backend instead of the host path.
+    pub tensor: bool,
 }
 
 /// Workloads `bench` knows.
-pub const WORKLOADS: [&str; 4] = ["w1-lif", "w1-alif", "w2", "sgemm"];
+pub const WORKLOADS: [&str; 5] = ["w1-lif", "w1-alif", "w2", "sgemm", "ebn"];
 
 /// Runs a workload on `device`; returns its JSON line.
 pub fn run(
@@ -41,6 +43,7 @@ pub fn run(
         "w1-alif" => W1Neuron::Alif,
         "sgemm" => return Ok(sgemm(device, backend)),
         "w2" => return w2(o, device, backend),
+        "ebn" => return ebn(o, device, backend),
         other => {
             return Err(format!(
                 "unknown workload `{other}`: expected one of {WORKLOADS:?}"
@@ -139,6 +142,42 @@ fn w2(o: &BenchOptions, device: &burn::prelude::Device, backend: &str) -> Result
     if let Value::Object(map) = &mut line {
         map.insert("backend".into(), json!(backend));
         map.insert("peak_rss_mb".into(), json!(spikeburn_bench::peak_rss_mb()));
+        map.insert("git_rev".into(), json!(git_rev()));
+    }
+    Ok(line.to_string())
+}
+
+/// The EBN learning step: host path, or the tensor path with `--tensor`.
+fn ebn(o: &BenchOptions, device: &burn::prelude::Device, backend: &str) -> Result<String, String> {
+    let n = o.n.unwrap_or(20);
+    let steps = o.t.unwrap_or(200_000);
+    let warmup = o.warmup.unwrap_or(1_000);
+    for (name, v) in [("n", n), ("t", steps)] {
+        if v == 0 {
+            return Err(format!("--{name} 0 is invalid: expected at least 1"));
+        }
+    }
+    for (name, given) in [
+        ("batch", o.batch.is_some()),
+        ("iters", o.iters.is_some()),
+        ("shared-p", o.shared_p),
+        ("per-step", o.per_step),
+    ] {
+        if given {
+            return Err(format!(
+                "--{name} is not an option of the ebn workload (it takes --n, --t, --warmup, --tensor)"
+            ));
+        }
+    }
+    let tensor = o.tensor.then_some(device);
+    let result =
+        spikeburn_bench::ebn::run(n, steps, warmup, o.seed, tensor).map_err(|e| e.to_string())?;
+    let mut line = serde_json::to_value(&result).map_err(|e| e.to_string())?;
+    if let Value::Object(map) = &mut line {
+        map.insert(
+            "backend".into(),
+            json!(if o.tensor { backend } else { "host" }),
+        );
         map.insert("git_rev".into(), json!(git_rev()));
     }
     Ok(line.to_string())

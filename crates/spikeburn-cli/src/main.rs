@@ -6,6 +6,7 @@
 //!               [--backend flex|ndarray|wgpu] [--seed N] [--resume]
 //! spikeburn bench w1-lif|w1-alif [--n N] [--t T] [--batch B] [--iters K] [--warmup K] [--per-step]
 //! spikeburn bench w2 [--n N] [--shared-p] [--p P]
+//! spikeburn bench ebn [--n N] [--t STEPS] [--warmup STEPS] [--tensor]
 //! ```
 //!
 //! `run` shows a progress bar on stderr, writes its config, metrics, plots and
@@ -66,7 +67,7 @@ enum Command {
         #[arg(long)]
         resume: bool,
     },
-    /// Run a benchmark workload (w1-lif, w1-alif, w2, sgemm); prints one JSON line.
+    /// Run a benchmark workload (w1-lif, w1-alif, w2, sgemm, ebn); prints one JSON line.
     Bench {
         /// Workload name.
         workload: String,
@@ -100,6 +101,9 @@ enum Command {
         /// W2: connection probability p (default 1: all-to-all).
         #[arg(long, default_value_t = 1.0)]
         p: f64,
+        /// ebn: run the tensor path on the backend instead of the host path.
+        #[arg(long)]
+        tensor: bool,
     },
 }
 
@@ -165,6 +169,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             per_step,
             shared_p,
             p,
+            tensor,
         } => {
             let (device, backend) = backend::select(backend.as_deref())?;
             let opts = bench::BenchOptions {
@@ -178,6 +183,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 per_step,
                 shared_p,
                 p,
+                tensor,
             };
             println!("{}", bench::run(&opts, &device, &backend)?);
             Ok(())

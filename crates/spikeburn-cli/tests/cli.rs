@@ -607,3 +607,38 @@ fn resume_is_refused_where_it_is_not_supported() {
     assert!(err.contains("`rls-sines` does not resume"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn ebn_bench_prints_steps_per_second_and_refuses_foreign_flags() {
+    let out = spikeburn()
+        .args(["bench", "ebn", "--n", "20", "--t", "2000", "--warmup", "10"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(line["workload"], "ebn");
+    assert_eq!(line["path"], "host");
+    assert!(line["steps_per_s"].as_f64().unwrap() > 0.0);
+    assert!(line["spikes"].as_u64().unwrap() > 0, "{line}");
+    let out = spikeburn()
+        .args(["bench", "ebn", "--batch", "4"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--batch") && err.contains("ebn"), "{err}");
+    let dir = temp_dir("ebn-no-resume");
+    let out = spikeburn()
+        .args(["run", "ebn-linear", "--quick", "--resume", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`ebn-linear` does not resume"));
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -6,6 +6,10 @@
 //! - [`bellec2018`]: LSNN store-recall and sequential MNIST (Bellec et al.
 //!   2018, *Long short-term memory and learning-to-learn in networks of
 //!   spiking neurons*);
+//! - [`bourdoukan_deneve2015`]: an efficient balanced network learns
+//!   linear dynamics with local rules (Bourdoukan & Denève 2015, *Enforcing
+//!   balance allows local supervised learning in spiking recurrent
+//!   networks*);
 //! - [`kim_chow2018`]: recursive least squares on recurrent weights, every
 //!   figure (Kim & Chow 2018, *Learning recurrent dynamics in spiking
 //!   networks*).
@@ -28,6 +32,7 @@
 //! [`experiments`] lists them by name for the `spikeburn` command.
 
 pub mod bellec2018;
+pub mod bourdoukan_deneve2015;
 pub mod demo;
 pub mod error;
 pub mod kim_chow2018;
@@ -194,6 +199,13 @@ pub fn experiments() -> Vec<Experiment> {
             kc::capacity::CapacitySweep::full,
             kc::capacity::CapacitySweep::quick,
             kc::capacity::run,
+        ),
+        Experiment::new(
+            "ebn-linear",
+            "Bourdoukan & Deneve 2015: a balanced spiking network learns linear dynamics with local fast and slow rules",
+            bourdoukan_deneve2015::EbnLinearExperiment::default,
+            bourdoukan_deneve2015::EbnLinearExperiment::quick,
+            bourdoukan_deneve2015::run,
         ),
     ]
 }

@@ -1,13 +1,15 @@
 //! # spikeburn-tasks
 //!
 //! Task generators for spiking-network experiments (store-recall, MNIST
-//! loading and encoding, target trajectories for drive training). Tasks produce plain
+//! loading and encoding, target trajectories for drive training, linear
+//! systems driven by smoothed noise). Tasks produce plain
 //! host arrays (time-major `[T, batch, channels]`, row-major `Vec<f32>`), so
 //! this crate depends on no backend: experiments turn them into tensors on
 //! whatever device they train on.
 
 pub mod drive_targets;
 pub mod error;
+pub mod linear_system;
 pub mod mnist;
 pub mod store_recall;
 
