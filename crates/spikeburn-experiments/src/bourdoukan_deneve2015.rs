@@ -267,7 +267,7 @@ impl Validate for EbnLinearExperiment {
 const SEGMENT_SECONDS: f64 = 10.0;
 
 /// `Σ_d Σ_t (x − x̂)² / Σ_d Σ_t (x − x̄)²` over rows of `dims`.
-fn normalised_error(target: &[f64], readout: &[f64], dims: usize) -> f64 {
+pub(crate) fn normalised_error(target: &[f64], readout: &[f64], dims: usize) -> f64 {
     let steps = target.len() / dims;
     let mut mse = 0.0;
     let mut var = 0.0;

@@ -10,6 +10,10 @@
 //!   linear dynamics with local rules (Bourdoukan & Denève 2015, *Enforcing
 //!   balance allows local supervised learning in spiking recurrent
 //!   networks*);
+//! - [`alemi2018`]: the same network learns nonlinear dynamics through
+//!   basis-function slow connections (Alemi et al. 2018, *Learning
+//!   nonlinear dynamics in efficient, balanced spiking networks using local
+//!   plasticity rules*);
 //! - [`kim_chow2018`]: recursive least squares on recurrent weights, every
 //!   figure (Kim & Chow 2018, *Learning recurrent dynamics in spiking
 //!   networks*).
@@ -31,6 +35,7 @@
 //!
 //! [`experiments`] lists them by name for the `spikeburn` command.
 
+pub mod alemi2018;
 pub mod bellec2018;
 pub mod bourdoukan_deneve2015;
 pub mod demo;
@@ -206,6 +211,13 @@ pub fn experiments() -> Vec<Experiment> {
             bourdoukan_deneve2015::EbnLinearExperiment::default,
             bourdoukan_deneve2015::EbnLinearExperiment::quick,
             bourdoukan_deneve2015::run,
+        ),
+        Experiment::new(
+            "ebn-nonlinear",
+            "Alemi et al. 2018: a balanced spiking network learns Van der Pol and pendulum dynamics through basis-function slow connections and a local rule",
+            alemi2018::EbnNonlinearExperiment::default,
+            alemi2018::EbnNonlinearExperiment::quick,
+            alemi2018::run,
         ),
     ]
 }

@@ -54,7 +54,9 @@ use burn::prelude::*;
 use burn::tensor::{Distribution as TensorDistribution, TensorData};
 
 use crate::PlasticityError;
-use crate::local_rule::{NeuronSignals, SynapticRule, apply_host, apply_tensor};
+use crate::local_rule::{
+    Frozen, NeuronSignals, SynapticRule, apply_host, apply_host_rate_units, apply_tensor,
+};
 
 /// The network's constants.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -385,6 +387,126 @@ pub struct CurrentProbe {
     pub inhibition: Vec<f32>,
 }
 
+/// The shape `φ` of the basis functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BasisFunction {
+    /// `tanh`.
+    Tanh,
+    /// `max(0, ·)`.
+    Relu,
+}
+
+/// Nonlinear slow connections (Alemi et al. 2018): `P` basis functions of
+/// the network's rates, `Ψ = φ(M r + θ)`, drive neuron `i` through
+/// `Ω_s`: `I_i += Σ_p Ω_pi Ψ_p` (`Ω_s` stored `[P][N]`, the basis units as
+/// the presynaptic side). Learned by a [`SynapticRule`] that sees unit `p`'s
+/// activity `Ψ_p` as its presynaptic rate
+/// ([`crate::local_rule::apply_host_rate_units`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BasisConnections {
+    /// `φ`.
+    pub function: BasisFunction,
+    /// `M`, `[P][N]`.
+    pub input: Vec<f32>,
+    /// `θ`, `[P]`.
+    pub bias: Vec<f32>,
+    /// `Ω_s`, `[P][N]`.
+    pub weights: Vec<f32>,
+}
+
+impl BasisConnections {
+    /// `P` basis functions of the decoded state: `M = G Dᵀ` (so that
+    /// `M r = G x̂`) with `G ~ N(0, gain²)` `[P][J]`, `θ ~ U[−bias, bias]`,
+    /// `Ω_s = 0`. Reading the state through the decoder keeps the basis a
+    /// function of what the network represents, not of which of its
+    /// redundant neurons happened to spike.
+    pub fn over_readout(
+        units: usize,
+        decoder: &[f32],
+        dims: usize,
+        gain: f64,
+        bias: f64,
+        function: BasisFunction,
+        seed: u64,
+    ) -> Result<Self, PlasticityError> {
+        if units == 0 {
+            return Err(PlasticityError::invalid(
+                "basis units",
+                0.0,
+                "at least 1 basis function",
+            ));
+        }
+        if dims == 0 || decoder.is_empty() || !decoder.len().is_multiple_of(dims) {
+            return Err(PlasticityError::size(
+                "decoder",
+                decoder.len(),
+                format!("N × {dims}"),
+            ));
+        }
+        let n = decoder.len() / dims;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let g: Vec<f64> = (0..units * dims)
+            .map(|_| {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                gain * z
+            })
+            .collect();
+        let mut input = vec![0f32; units * n];
+        for p in 0..units {
+            for i in 0..n {
+                input[p * n + i] = (0..dims)
+                    .map(|a| g[p * dims + a] * decoder[i * dims + a] as f64)
+                    .sum::<f64>() as f32;
+            }
+        }
+        let bias = (0..units)
+            .map(|_| (bias * (2.0 * rand::RngExt::random::<f64>(&mut rng) - 1.0)) as f32)
+            .collect();
+        Ok(Self {
+            function,
+            input,
+            bias,
+            weights: vec![0.0; units * n],
+        })
+    }
+
+    /// `P`.
+    pub fn units(&self) -> usize {
+        self.bias.len()
+    }
+
+    /// `Ψ = φ(M r + θ)` into `out` (`[P]`).
+    pub fn activity_into(&self, rate: &[f32], out: &mut [f32]) {
+        let n = rate.len();
+        for (p, o) in out.iter_mut().enumerate() {
+            let h: f32 = self.input[p * n..(p + 1) * n]
+                .iter()
+                .zip(rate)
+                .map(|(m, r)| m * r)
+                .sum::<f32>()
+                + self.bias[p];
+            *o = match self.function {
+                BasisFunction::Tanh => h.tanh(),
+                BasisFunction::Relu => h.max(0.0),
+            };
+        }
+    }
+
+    fn check(&self, n: usize) -> Result<(), PlasticityError> {
+        let p = self.units();
+        if p == 0 {
+            return Err(PlasticityError::invalid(
+                "basis units",
+                0.0,
+                "at least 1 basis function",
+            ));
+        }
+        check_len("basis input weights M", self.input.len(), p * n, "P × N")?;
+        check_len("basis weights Ω_s", self.weights.len(), p * n, "P × N")
+    }
+}
+
 /// The EBN in host memory.
 #[derive(Debug)]
 pub struct HostEbn {
@@ -403,6 +525,9 @@ pub struct HostEbn {
     error: Vec<f32>,
     current: Vec<f32>,
     probe: Option<CurrentProbe>,
+    /// Nonlinear slow connections, if any ([`HostEbn::with_basis`]).
+    pub basis: Option<BasisConnections>,
+    activity: Vec<f32>,
 }
 
 impl HostEbn {
@@ -425,7 +550,53 @@ impl HostEbn {
             error: vec![0.0; cfg.dims],
             current: vec![0.0; n],
             probe: None,
+            basis: None,
+            activity: vec![],
         })
+    }
+
+    /// The same network with nonlinear slow connections.
+    pub fn with_basis(mut self, basis: BasisConnections) -> Result<Self, PlasticityError> {
+        basis.check(self.cfg.neurons)?;
+        self.activity = vec![0.0; basis.units()];
+        self.basis = Some(basis);
+        Ok(self)
+    }
+
+    /// The basis functions' activity `Ψ` of the last step (empty without a basis).
+    pub fn basis_activity(&self) -> &[f32] {
+        &self.activity
+    }
+
+    /// Changes the feedback gain `K` (an annealing schedule steps it down).
+    pub fn set_feedback_gain(&mut self, gain: f64) -> Result<(), PlasticityError> {
+        if !(gain.is_finite() && gain >= 0.0) {
+            return Err(PlasticityError::invalid(
+                "feedback_gain",
+                gain,
+                "a finite value >= 0",
+            ));
+        }
+        self.cfg.feedback_gain = gain;
+        Ok(())
+    }
+
+    /// Removes `neurons` from the network: their thresholds become
+    /// infinite, so they never spike again and their filtered spike trains
+    /// decay to 0 (the lesion experiments of Alemi et al. 2018).
+    pub fn silence(&mut self, neurons: &[usize]) -> Result<(), PlasticityError> {
+        let n = self.cfg.neurons;
+        if let Some(&i) = neurons.iter().find(|&&i| i >= n) {
+            return Err(PlasticityError::size(
+                "silenced neuron index",
+                i,
+                format!("< {n} (the neuron count)"),
+            ));
+        }
+        for &i in neurons {
+            self.weights.threshold[i] = f32::INFINITY;
+        }
+        Ok(())
     }
 
     /// The configuration.
@@ -491,6 +662,19 @@ impl HostEbn {
         fast_rule: &Rf,
         slow_rule: &Rs,
     ) -> Result<usize, PlasticityError> {
+        self.step_with_basis(drive, fast_rule, slow_rule, &Frozen)
+    }
+
+    /// [`step`](Self::step) with `basis_rule` on the nonlinear slow
+    /// connections (which act in step 1 like the linear ones: `I += Ω_sᵀ Ψ`,
+    /// `Ψ` from the rates of the previous step).
+    pub fn step_with_basis<Rf: SynapticRule, Rs: SynapticRule, Rb: SynapticRule>(
+        &mut self,
+        drive: Drive<'_>,
+        fast_rule: &Rf,
+        slow_rule: &Rs,
+        basis_rule: &Rb,
+    ) -> Result<usize, PlasticityError> {
         let (n, j) = (self.cfg.neurons, self.cfg.dims);
         if drive.input.len() != j {
             return Err(PlasticityError::size(
@@ -542,6 +726,20 @@ impl HostEbn {
             if r != 0.0 {
                 for (c, s) in self.current.iter_mut().zip(&w.slow[pre * n..(pre + 1) * n]) {
                     *c += r * s;
+                }
+            }
+        }
+        if let Some(basis) = self.basis.as_ref() {
+            basis.activity_into(&self.rate, &mut self.activity);
+            for (p, &a) in self.activity.iter().enumerate() {
+                if a != 0.0 {
+                    for (c, w) in self
+                        .current
+                        .iter_mut()
+                        .zip(&basis.weights[p * n..(p + 1) * n])
+                    {
+                        *c += a * w;
+                    }
                 }
             }
         }
@@ -628,6 +826,9 @@ impl HostEbn {
             feedback: &self.feedback,
         };
         apply_host(slow_rule, &mut self.weights.slow, signals, &self.spiked, dt);
+        if let Some(basis) = self.basis.as_mut() {
+            apply_host_rate_units(basis_rule, &mut basis.weights, &self.activity, signals, dt);
+        }
 
         // 7. filtered spike trains.
         for (r, s) in self.rate.iter_mut().zip(&self.spike) {
@@ -973,5 +1174,47 @@ mod tests {
         let slow_w: Vec<f32> = dev.slow.clone().into_data().try_to_vec::<f32>().unwrap();
         assert!(relative_error(&v, &host.membrane) < 1e-3);
         assert!(relative_error(&slow_w, &host.weights.slow) < 1e-3);
+    }
+
+    #[test]
+    fn basis_reads_the_readout_and_silenced_neurons_stay_silent() {
+        let cfg = EbnConfig::new(8, 2);
+        let f = spread_encoder(8, 2, 0.2, 1);
+        let w = EbnWeights::optimal(f.clone(), &oscillator(), &cfg).unwrap();
+        let basis =
+            BasisConnections::over_readout(5, &w.decoder, 2, 1.5, 1.0, BasisFunction::Tanh, 3)
+                .unwrap();
+        // M r = G x̂: two rate vectors with the same readout give the same Ψ.
+        let r1: Vec<f32> = (0..8).map(|i| if i == 0 { 1.0 } else { 0.0 }).collect();
+        let mut r2 = vec![0.0f32; 8];
+        r2[0] = 0.5;
+        r2[4] = -0.5; // neuron 4 is opposite neuron 0 on the circle
+        let (mut a, mut b) = (vec![0.0; 5], vec![0.0; 5]);
+        basis.activity_into(&r1, &mut a);
+        basis.activity_into(&r2, &mut b);
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+        }
+        assert!(
+            BasisConnections::over_readout(0, &w.decoder, 2, 1.0, 1.0, BasisFunction::Relu, 0)
+                .is_err()
+        );
+        let mut net = HostEbn::new(&cfg, w, 0).unwrap().with_basis(basis).unwrap();
+        net.silence(&[0, 1, 2, 3]).unwrap();
+        assert!(net.silence(&[8]).is_err());
+        for _ in 0..2000 {
+            net.step(
+                Drive {
+                    input: &[50.0, 50.0],
+                    target: None,
+                },
+                &Frozen,
+                &Frozen,
+            )
+            .unwrap();
+            assert!(net.spikes().iter().all(|&i| i >= 4));
+        }
+        assert!(net.rate[..4].iter().all(|r| *r == 0.0));
+        assert_eq!(net.basis_activity().len(), 5);
     }
 }

@@ -42,7 +42,8 @@ pub use trial::{
 };
 
 pub use ebn::{
-    CurrentProbe, Drive, EbnConfig, EbnWeights, HostEbn, TensorEbn, random_encoder, spread_encoder,
+    BasisConnections, BasisFunction, CurrentProbe, Drive, EbnConfig, EbnWeights, HostEbn,
+    TensorEbn, random_encoder, spread_encoder,
 };
 pub use error::PlasticityError;
 pub use local_rule::{FastBalance, Frozen, LocalSignal, SlowHebbian, SynapticRule, Trigger};

@@ -319,6 +319,45 @@ pub fn apply_host<R: SynapticRule>(
     }
 }
 
+/// [`apply_host`] for synapses from presynaptic units that do not spike
+/// (basis functions, rate units) onto `post.len()` neurons: `weights` is
+/// `[units][neurons]`, unit `p` sends its activity as `rate` and never a
+/// spike, and no synapse is an autapse. Only [`Trigger::EveryStep`] rules
+/// act.
+pub fn apply_host_rate_units<R: SynapticRule>(
+    rule: &R,
+    weights: &mut [f32],
+    activity: &[f32],
+    post: NeuronSignals<'_>,
+    dt: f32,
+) {
+    if rule.trigger() != Trigger::EveryStep {
+        return;
+    }
+    let n = post.membrane.len();
+    debug_assert_eq!(weights.len(), activity.len() * n);
+    for (p, &a) in activity.iter().enumerate() {
+        for (i, w) in weights[p * n..(p + 1) * n].iter_mut().enumerate() {
+            *w += rule.delta(
+                Synapse {
+                    weight: *w,
+                    autapse: 0.0,
+                },
+                Presynaptic {
+                    spike: 0.0,
+                    rate: a,
+                },
+                Postsynaptic {
+                    membrane: post.membrane[i],
+                    rate: post.rate[i],
+                    feedback: post.feedback[i],
+                },
+                dt,
+            );
+        }
+    }
+}
+
 /// The same step on tensors: `weights` `[n, n]` (`[pre, post]`), the
 /// per-neuron signals as `[1, n]` rows. Each signal is laid out along the
 /// axis of its role — presynaptic ones down the rows, postsynaptic ones

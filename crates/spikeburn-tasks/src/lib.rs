@@ -2,7 +2,7 @@
 //!
 //! Task generators for spiking-network experiments (store-recall, MNIST
 //! loading and encoding, target trajectories for drive training, linear
-//! systems driven by smoothed noise). Tasks produce plain
+//! and nonlinear systems driven by smoothed noise). Tasks produce plain
 //! host arrays (time-major `[T, batch, channels]`, row-major `Vec<f32>`), so
 //! this crate depends on no backend: experiments turn them into tensors on
 //! whatever device they train on.
@@ -11,6 +11,7 @@ pub mod drive_targets;
 pub mod error;
 pub mod linear_system;
 pub mod mnist;
+pub mod nonlinear_system;
 pub mod store_recall;
 
 pub use error::{Result, TasksError};
