@@ -60,6 +60,23 @@ pub enum SpikeburnError {
         /// The operating system's reason.
         message: String,
     },
+    /// A phase crossed a synaptic gate's active zone in too few steps for
+    /// the gate to be resolved (the input drove it too fast).
+    #[error(
+        "neuron {neuron} (batch row {row}) crossed the gate's active zone at step {step} by {advance:.4} rad in one step, more than half the zone width {zone_width}: lower dt or the input, or widen the zone"
+    )]
+    GateUnresolved {
+        /// Time step index.
+        step: usize,
+        /// Batch row.
+        row: usize,
+        /// Neuron index.
+        neuron: usize,
+        /// Phase advance in that step.
+        advance: f64,
+        /// The zone width.
+        zone_width: f64,
+    },
     /// A simulation produced NaN or infinite values.
     #[error("{what} became NaN or infinite")]
     NonFinite {

@@ -14,6 +14,9 @@
 //!   basis-function slow connections (Alemi et al. 2018, *Learning
 //!   nonlinear dynamics in efficient, balanced spiking networks using local
 //!   plasticity rules*);
+//! - [`huh_sejnowski2018`]: exact gradients through theta neurons with
+//!   gated synapses, checked against finite differences (Huh & Sejnowski
+//!   2018, *Gradient descent for spiking neural networks*);
 //! - [`kim_chow2018`]: recursive least squares on recurrent weights, every
 //!   figure (Kim & Chow 2018, *Learning recurrent dynamics in spiking
 //!   networks*).
@@ -40,6 +43,7 @@ pub mod bellec2018;
 pub mod bourdoukan_deneve2015;
 pub mod demo;
 pub mod error;
+pub mod huh_sejnowski2018;
 pub mod kim_chow2018;
 pub mod report;
 pub mod run;
@@ -218,6 +222,13 @@ pub fn experiments() -> Vec<Experiment> {
             alemi2018::EbnNonlinearExperiment::default,
             alemi2018::EbnNonlinearExperiment::quick,
             alemi2018::run,
+        ),
+        Experiment::new(
+            "gradcheck-exact",
+            "Huh & Sejnowski 2018: autodiff gradients of a gated-synapse theta network vs central differences (f64)",
+            huh_sejnowski2018::GradcheckExperiment::default,
+            huh_sejnowski2018::GradcheckExperiment::quick,
+            huh_sejnowski2018::gradcheck,
         ),
     ]
 }

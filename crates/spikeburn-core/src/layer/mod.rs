@@ -1,4 +1,5 @@
-//! Spiking layers: recurrent, feed-forward, and a leaky (non-spiking) readout.
+//! Spiking layers: recurrent, feed-forward, a leaky (non-spiking) readout, and
+//! the gated-synapse theta network trained by exact gradients.
 //!
 //! Sequences are time-major: inputs `[T, batch, features]`, outputs
 //! `[T, batch, neurons]`. Layers project the input one step at a time rather
@@ -8,12 +9,17 @@
 mod feedforward;
 mod fused;
 mod fused_host;
+mod gated;
 mod lsnn;
 mod readout;
 mod recurrent;
 
 pub use feedforward::{SpikingLinear, SpikingLinearConfig};
 pub use fused::{FusedDynamics, is_host_device};
+pub use gated::{
+    Gate, GatedConstants, GatedOutput, GatedPhase, GatedTheta, GatedThetaConfig, GatedWeights,
+    GradientCheck, check_gradient, gate, gated_sequence,
+};
 pub use lsnn::{Lsnn, LsnnConfig, LsnnOutput};
 pub use readout::{LeakyReadout, LeakyReadoutConfig};
 pub use recurrent::{DelayedProjections, RecurrentSpiking, RecurrentSpikingConfig};
