@@ -6,6 +6,7 @@
 //! line per run.
 
 pub mod ebn;
+pub mod exact;
 pub mod splitmix;
 pub mod w1;
 pub mod w2;

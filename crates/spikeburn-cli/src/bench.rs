@@ -30,7 +30,7 @@ pub struct BenchOptions {
 }
 
 /// Workloads `bench` knows.
-pub const WORKLOADS: [&str; 5] = ["w1-lif", "w1-alif", "w2", "sgemm", "ebn"];
+pub const WORKLOADS: [&str; 6] = ["w1-lif", "w1-alif", "w2", "sgemm", "ebn", "exact"];
 
 /// Runs a workload on `device`; returns its JSON line.
 pub fn run(
@@ -44,6 +44,7 @@ pub fn run(
         "sgemm" => return Ok(sgemm(device, backend)),
         "w2" => return w2(o, device, backend),
         "ebn" => return ebn(o, device, backend),
+        "exact" => return exact(o, device, backend),
         other => {
             return Err(format!(
                 "unknown workload `{other}`: expected one of {WORKLOADS:?}"
@@ -178,6 +179,43 @@ fn ebn(o: &BenchOptions, device: &burn::prelude::Device, backend: &str) -> Resul
             "backend".into(),
             json!(if o.tensor { backend } else { "host" }),
         );
+        map.insert("git_rev".into(), json!(git_rev()));
+    }
+    Ok(line.to_string())
+}
+
+/// BPTT through the gated-synapse theta network (Huh & Sejnowski 2018).
+fn exact(
+    o: &BenchOptions,
+    device: &burn::prelude::Device,
+    backend: &str,
+) -> Result<String, String> {
+    let n = o.n.unwrap_or(80);
+    let t = o.t.unwrap_or(1_000);
+    let batch = o.batch.unwrap_or(32);
+    let iters = o.iters.unwrap_or(3);
+    let warmup = o.warmup.unwrap_or(1);
+    for (name, v) in [("n", n), ("t", t), ("batch", batch), ("iters", iters)] {
+        if v == 0 {
+            return Err(format!("--{name} 0 is invalid: expected at least 1"));
+        }
+    }
+    for (name, given) in [
+        ("shared-p", o.shared_p),
+        ("per-step", o.per_step),
+        ("tensor", o.tensor),
+    ] {
+        if given {
+            return Err(format!(
+                "--{name} is not an option of the exact workload (it takes --n, --t, --batch, --iters, --warmup)"
+            ));
+        }
+    }
+    let result = spikeburn_bench::exact::run(n, t, batch, iters, warmup, o.seed, device)
+        .map_err(|e| e.to_string())?;
+    let mut line = serde_json::to_value(&result).map_err(|e| e.to_string())?;
+    if let Value::Object(map) = &mut line {
+        map.insert("backend".into(), json!(backend));
         map.insert("git_rev".into(), json!(git_rev()));
     }
     Ok(line.to_string())

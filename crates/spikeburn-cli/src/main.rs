@@ -7,6 +7,7 @@
 //! spikeburn bench w1-lif|w1-alif [--n N] [--t T] [--batch B] [--iters K] [--warmup K] [--per-step]
 //! spikeburn bench w2 [--n N] [--shared-p] [--p P]
 //! spikeburn bench ebn [--n N] [--t STEPS] [--warmup STEPS] [--tensor]
+//! spikeburn bench exact [--n N] [--t T] [--batch B] [--iters K] [--warmup K]
 //! ```
 //!
 //! `run` shows a progress bar on stderr, writes its config, metrics, plots and
@@ -67,7 +68,7 @@ enum Command {
         #[arg(long)]
         resume: bool,
     },
-    /// Run a benchmark workload (w1-lif, w1-alif, w2, sgemm, ebn); prints one JSON line.
+    /// Run a benchmark workload (w1-lif, w1-alif, w2, sgemm, ebn, exact); prints one JSON line.
     Bench {
         /// Workload name.
         workload: String,

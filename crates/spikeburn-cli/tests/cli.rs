@@ -642,3 +642,29 @@ fn ebn_bench_prints_steps_per_second_and_refuses_foreign_flags() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("`ebn-linear` does not resume"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn exact_bench_times_forward_and_backward() {
+    let out = spikeburn()
+        .args([
+            "bench", "exact", "--n", "4", "--t", "40", "--batch", "2", "--iters", "1", "--warmup",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(line["workload"], "exact");
+    assert!(line["sec_per_iter"].as_f64().unwrap() > 0.0, "{line}");
+    let out = spikeburn()
+        .args(["bench", "exact", "--tensor"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tensor"));
+}
