@@ -230,6 +230,13 @@ pub fn experiments() -> Vec<Experiment> {
             huh_sejnowski2018::GradcheckExperiment::quick,
             huh_sejnowski2018::gradcheck,
         ),
+        Experiment::new(
+            "xor-exact",
+            "Huh & Sejnowski 2018: delayed-memory XOR by exact gradients through gated theta neurons, next to a surrogate-gradient ALIF network",
+            huh_sejnowski2018::XorExperiment::default,
+            huh_sejnowski2018::XorExperiment::quick,
+            huh_sejnowski2018::xor,
+        ),
     ]
 }
 

@@ -7,6 +7,7 @@
 //! this crate depends on no backend: experiments turn them into tensors on
 //! whatever device they train on.
 
+pub mod delayed_xor;
 pub mod drive_targets;
 pub mod error;
 pub mod linear_system;
