@@ -283,26 +283,18 @@ pub fn apply_host<R: SynapticRule>(
     let n = signals.rate.len();
     debug_assert_eq!(weights.len(), n * n);
     let row = |j: usize, weights: &mut [f32]| {
-        let pre_spike = if signals.spike[j] { 1.0 } else { 0.0 };
-        let pre_rate = signals.rate[j];
-        for (i, w) in weights[j * n..(j + 1) * n].iter_mut().enumerate() {
-            *w += rule.delta(
-                Synapse {
-                    weight: *w,
-                    autapse: if i == j { 1.0 } else { 0.0 },
-                },
-                Presynaptic {
-                    spike: pre_spike,
-                    rate: pre_rate,
-                },
-                Postsynaptic {
-                    membrane: signals.membrane[i],
-                    rate: signals.rate[i],
-                    feedback: signals.feedback[i],
-                },
-                dt,
-            );
-        }
+        let pre = Presynaptic {
+            spike: if signals.spike[j] { 1.0 } else { 0.0 },
+            rate: signals.rate[j],
+        };
+        update_row(
+            rule,
+            &mut weights[j * n..(j + 1) * n],
+            pre,
+            Some(j),
+            signals,
+            dt,
+        );
     };
     match rule.trigger() {
         Trigger::Never => {}
@@ -337,24 +329,40 @@ pub fn apply_host_rate_units<R: SynapticRule>(
     let n = post.membrane.len();
     debug_assert_eq!(weights.len(), activity.len() * n);
     for (p, &a) in activity.iter().enumerate() {
-        for (i, w) in weights[p * n..(p + 1) * n].iter_mut().enumerate() {
-            *w += rule.delta(
-                Synapse {
-                    weight: *w,
-                    autapse: 0.0,
-                },
-                Presynaptic {
-                    spike: 0.0,
-                    rate: a,
-                },
-                Postsynaptic {
-                    membrane: post.membrane[i],
-                    rate: post.rate[i],
-                    feedback: post.feedback[i],
-                },
-                dt,
-            );
-        }
+        let pre = Presynaptic {
+            spike: 0.0,
+            rate: a,
+        };
+        update_row(rule, &mut weights[p * n..(p + 1) * n], pre, None, post, dt);
+    }
+}
+
+/// One presynaptic row `w_j·` of a `[pre][post]` matrix: each synapse gets
+/// `rule.delta` of its own weight, the row's presynaptic signals and its
+/// postsynaptic neuron's; `autapse` is the column of the synapse onto the
+/// presynaptic neuron itself, if there is one.
+fn update_row<R: SynapticRule>(
+    rule: &R,
+    row: &mut [f32],
+    pre: Presynaptic<f32>,
+    autapse: Option<usize>,
+    post: NeuronSignals<'_>,
+    dt: f32,
+) {
+    for (i, w) in row.iter_mut().enumerate() {
+        *w += rule.delta(
+            Synapse {
+                weight: *w,
+                autapse: if autapse == Some(i) { 1.0 } else { 0.0 },
+            },
+            pre.clone(),
+            Postsynaptic {
+                membrane: post.membrane[i],
+                rate: post.rate[i],
+                feedback: post.feedback[i],
+            },
+            dt,
+        );
     }
 }
 
