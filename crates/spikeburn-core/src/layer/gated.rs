@@ -285,13 +285,28 @@ pub fn gate(theta: Tensor<2>, kind: Gate, width: f64) -> Tensor<2> {
     }
 }
 
+/// What [`gated_sequence`] computes.
+#[derive(Clone, Debug)]
+pub struct GatedRun {
+    /// Readout `[T, batch, n_output]`.
+    pub output: Tensor<3>,
+    /// Phases `[T, batch, n]`, when recorded.
+    pub phases: Option<Tensor<3>>,
+    /// Synaptic currents `[T, batch, n]`, when recorded.
+    pub currents: Option<Tensor<3>>,
+    /// Crossings of `π` per step `[T, batch, n]` (no gradient).
+    pub crossings: Tensor<3>,
+    /// Final phases and currents `[batch, n]`.
+    pub final_state: (Tensor<2>, Tensor<2>),
+    /// Largest in-zone phase advance per step `[T]`.
+    pub advances: Tensor<1>,
+    /// Where it was (flat `row · n + neuron`) per step `[T]`.
+    pub fastest: Tensor<1, Int>,
+}
+
 /// Runs the network of `weights` over `input` (`[T, batch, n_input]`) from
 /// `(phase, synaptic)` (`[batch, n]` each): the pure sequence function the
-/// module calls, differentiable with respect to every argument. Returns
-/// the readout, the phase and current traces (when `record` asks), the
-/// crossing counts, the final state and the largest in-zone phase advance
-/// per step `[T]` (for the resolution check).
-#[allow(clippy::type_complexity)]
+/// module calls, differentiable with respect to every argument.
 pub fn gated_sequence(
     weights: &GatedWeights,
     input: Tensor<3>,
@@ -299,14 +314,7 @@ pub fn gated_sequence(
     synaptic: Tensor<2>,
     constants: GatedConstants,
     record: Record,
-) -> (
-    Tensor<3>,
-    Option<Tensor<3>>,
-    Option<Tensor<3>>,
-    Tensor<3>,
-    (Tensor<2>, Tensor<2>),
-    Tensor<1>,
-) {
+) -> GatedRun {
     let GatedConstants {
         step,
         dt,
@@ -316,6 +324,7 @@ pub fn gated_sequence(
     } = constants;
     let syn_step = dt / tau_syn;
     let [steps, _, _] = input.dims();
+    let [batch, n] = phase.dims();
     let pi = std::f64::consts::PI;
     let bias = weights.bias.clone().unsqueeze_dim(0);
     let (mut theta, mut s) = (phase, synaptic);
@@ -324,6 +333,7 @@ pub fn gated_sequence(
     let mut currents = Vec::new();
     let mut crossings = Vec::with_capacity(steps);
     let mut advances = Vec::with_capacity(steps);
+    let mut fastest = Vec::with_capacity(steps);
     for t in 0..steps {
         let x = input
             .clone()
@@ -337,15 +347,14 @@ pub fn gated_sequence(
         let mid = theta.clone() + delta.clone() * 0.5;
         let g = gate(mid, kind, width);
         let off = g.clone().detach().lower_equal_elem(0.0);
-        advances.push(
-            delta
-                .clone()
-                .detach()
-                .abs()
-                .mask_fill(off, 0.0)
-                .max()
-                .reshape([1]),
-        );
+        let in_zone = delta
+            .clone()
+            .detach()
+            .abs()
+            .mask_fill(off, 0.0)
+            .reshape([batch * n]);
+        advances.push(in_zone.clone().max().reshape([1]));
+        fastest.push(in_zone.argmax(0));
         s = s.clone() - s * syn_step + g * delta.clone() * (1.0 / tau_syn);
         let next = theta.clone() + delta;
         let before = ((theta.detach() - pi) / (2.0 * pi)).floor();
@@ -360,14 +369,15 @@ pub fn gated_sequence(
             currents.push(s.clone().unsqueeze_dim(0));
         }
     }
-    (
-        Tensor::cat(outputs, 0),
-        record.membrane.then(|| Tensor::cat(phases, 0)),
-        record.synaptic.then(|| Tensor::cat(currents, 0)),
-        Tensor::cat(crossings, 0),
-        (theta, s),
-        Tensor::cat(advances, 0),
-    )
+    GatedRun {
+        output: Tensor::cat(outputs, 0),
+        phases: record.membrane.then(|| Tensor::cat(phases, 0)),
+        currents: record.synaptic.then(|| Tensor::cat(currents, 0)),
+        crossings: Tensor::cat(crossings, 0),
+        final_state: (theta, s),
+        advances: Tensor::cat(advances, 0),
+        fastest: Tensor::cat(fastest, 0),
+    }
 }
 
 impl GatedTheta {
@@ -435,7 +445,7 @@ impl GatedTheta {
         let synaptic = state
             .synaptic
             .unwrap_or_else(|| state.neuron.phase.zeros_like());
-        let (output, phases, currents, crossings, (theta, s), advances) = gated_sequence(
+        let run = gated_sequence(
             &self.weights(),
             input,
             state.neuron.phase,
@@ -443,14 +453,20 @@ impl GatedTheta {
             self.constants(),
             record,
         );
-        check_resolution(&advances, &crossings, &phases, self.zone_width)?;
+        check_resolution(
+            &run.advances,
+            &run.fastest,
+            self.num_neurons(),
+            self.zone_width,
+        )?;
+        let (theta, s) = run.final_state;
         Ok(GatedOutput {
-            output,
+            output: run.output,
             trace: SpikeTrace {
-                spikes: crossings,
-                membrane: phases,
+                spikes: run.crossings,
+                membrane: run.phases,
                 threshold: None,
-                synaptic: currents,
+                synaptic: run.currents,
                 final_state: LayerState {
                     neuron: GatedPhase { phase: theta },
                     synaptic: Some(s),
@@ -463,11 +479,11 @@ impl GatedTheta {
 }
 
 /// The run-time half of the resolution check: one read of the per-step
-/// maximum; on a violation, finds the batch row and neuron.
+/// maximum in-zone advance; on a violation, one more of where it was.
 fn check_resolution(
     advances: &Tensor<1>,
-    crossings: &Tensor<3>,
-    _phases: &Option<Tensor<3>>,
+    fastest: &Tensor<1, Int>,
+    neurons: usize,
     width: f64,
 ) -> crate::Result<()> {
     let values: Vec<f64> = advances
@@ -484,19 +500,18 @@ fn check_resolution(
         });
     }
     if let Some((step, &advance)) = values.iter().enumerate().find(|(_, a)| **a > width / 2.0) {
-        let [_, batch, n] = crossings.dims();
-        let row_data: Vec<f64> = crossings
+        let flat: Vec<i64> = fastest
             .clone()
-            .slice(s![step..step + 1, .., ..])
+            .slice(s![step..step + 1])
             .into_data()
-            .convert::<f64>()
-            .try_into_vec::<f64>()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
             .unwrap_or_default();
-        let hit = row_data.iter().position(|c| *c > 0.0).unwrap_or(0);
+        let hit = flat.first().copied().unwrap_or(0).max(0) as usize;
         return Err(SpikeburnError::GateUnresolved {
             step,
-            row: hit / n.max(1) % batch.max(1),
-            neuron: hit % n.max(1),
+            row: hit / neurons,
+            neuron: hit % neurons,
             advance,
             zone_width: width,
         });
@@ -596,7 +611,7 @@ pub fn check_gradient(
         gate: Gate::Smooth,
     };
     let loss = |w: &GatedWeights, phase: Tensor<2>| {
-        let (o, _, _, c, _, _) = gated_sequence(
+        let run = gated_sequence(
             w,
             x.clone(),
             phase.clone(),
@@ -604,7 +619,10 @@ pub fn check_gradient(
             constants,
             Record::spikes(),
         );
-        ((o - target.clone()).powf_scalar(2.0).mean(), c)
+        (
+            (run.output - target.clone()).powf_scalar(2.0).mean(),
+            run.crossings,
+        )
     };
     let tracked = GatedWeights {
         input: w.input.clone().require_grad(),

@@ -17,8 +17,8 @@ mod recurrent;
 pub use feedforward::{SpikingLinear, SpikingLinearConfig};
 pub use fused::{FusedDynamics, is_host_device};
 pub use gated::{
-    Gate, GatedConstants, GatedOutput, GatedPhase, GatedTheta, GatedThetaConfig, GatedWeights,
-    GradientCheck, check_gradient, gate, gated_sequence,
+    Gate, GatedConstants, GatedOutput, GatedPhase, GatedRun, GatedTheta, GatedThetaConfig,
+    GatedWeights, GradientCheck, check_gradient, gate, gated_sequence,
 };
 pub use lsnn::{Lsnn, LsnnConfig, LsnnOutput};
 pub use readout::{LeakyReadout, LeakyReadoutConfig};
