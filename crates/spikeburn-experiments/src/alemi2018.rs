@@ -52,7 +52,7 @@ use spikeburn_tasks::nonlinear_system::{NonlinearSystem, cycle_amplitude_frequen
 
 use burn::prelude::Device;
 
-use crate::bourdoukan_deneve2015::{EbnNetwork, normalised_error};
+use crate::bourdoukan_deneve2015::{EbnNetwork, isi_cv, normalised_error};
 use crate::error::{ExperimentError, Result};
 use crate::report::Report;
 use crate::run::RunContext;
@@ -62,8 +62,8 @@ use crate::validation::{self as v, Validate};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EbnNonlinearExperiment {
-    /// The network's constants (`network.feedback_gain` is the schedule's
-    /// first value's unit: the schedule gives `K` itself).
+    /// The network's constants; `network.feedback_gain` must equal the
+    /// schedule's first `K` (the schedule sets the gain).
     pub network: EbnNetwork,
     /// Neurons.
     pub neurons: usize,
@@ -167,18 +167,8 @@ impl EbnNonlinearExperiment {
     }
 
     fn ebn(&self) -> EbnConfig {
-        let n = &self.network;
-        EbnConfig {
-            neurons: self.neurons,
-            dims: 2,
-            dt_ms: n.dt_ms,
-            tau_membrane_ms: n.tau_membrane_ms,
-            tau_readout_ms: n.tau_readout_ms,
-            cost: n.cost * n.encoder_scale * n.encoder_scale,
-            feedback_gain: self.feedback_schedule.first().map_or(0.0, |s| s[1]),
-            voltage_noise: n.voltage_noise,
-            one_spike_per_step: n.one_spike_per_step,
-        }
+        let first_gain = self.feedback_schedule.first().map_or(0.0, |s| s[1]);
+        self.network.config(self.neurons, 2, first_gain)
     }
 
     fn gain_at(&self, fraction: f64) -> f64 {
@@ -246,6 +236,18 @@ impl Validate for EbnNonlinearExperiment {
         if schedule.iter().any(|s| !(s[1].is_finite() && s[1] >= 0.0)) {
             return Err(bad("gains K >= 0"));
         }
+        if let Some(first) = schedule.first()
+            && first[1] != self.network.feedback_gain
+        {
+            return Err(ExperimentError::InvalidConfig {
+                field: "network.feedback_gain".into(),
+                value: self.network.feedback_gain.to_string(),
+                expected: format!(
+                    "the feedback_schedule's first K ({}): ebn-nonlinear sets the gain by the schedule",
+                    first[1]
+                ),
+            });
+        }
         if schedule.last().is_some_and(|s| s[1] != 0.0) {
             return Err(bad(
                 "a last step with K = 0: autonomous_error needs the network to end without feedback",
@@ -288,6 +290,7 @@ fn network(exp: &EbnNonlinearExperiment, basis_units: usize, seed: u64) -> Resul
 }
 
 /// The rate-level learner of the same equations.
+#[derive(Clone)]
 struct RateLearner {
     x: [f64; 2],
     linear: [f64; 4],
@@ -602,12 +605,7 @@ fn rate_score(
     for &x0 in states {
         let mut r = RateLearner {
             x: x0,
-            linear: rate.linear,
-            weights: rate.weights.clone(),
-            g: rate.g.clone(),
-            bias: rate.bias.clone(),
-            function: rate.function,
-            lambda: rate.lambda,
+            ..rate.clone()
         };
         let mut y = Vec::with_capacity(2 * steps);
         for _ in 0..steps {
@@ -618,24 +616,6 @@ fn rate_score(
         total += normalised_error(&truth, &y, 2);
     }
     Ok(total / states.len() as f64)
-}
-
-fn isi_cv(spikes: &[Vec<usize>]) -> f64 {
-    let cvs: Vec<f64> = spikes
-        .iter()
-        .filter(|s| s.len() >= 6)
-        .map(|s| {
-            let d: Vec<f64> = s.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
-            let mean = d.iter().sum::<f64>() / d.len() as f64;
-            let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / d.len() as f64;
-            var.sqrt() / mean
-        })
-        .collect();
-    if cvs.is_empty() {
-        f64::NAN
-    } else {
-        cvs.iter().sum::<f64>() / cvs.len() as f64
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -791,7 +771,11 @@ fn run_system(
         &m("rate_hz"),
         total_spikes as f64 / exp.neurons as f64 / exp.cycle_seconds,
     )?;
-    report.metric(&m("isi_cv"), isi_cv(&spikes))?;
+    let intervals: Vec<Vec<f64>> = spikes
+        .iter()
+        .map(|s| s.windows(2).map(|w| (w[1] - w[0]) as f64).collect())
+        .collect();
+    report.metric(&m("isi_cv"), isi_cv(&intervals))?;
     if matches!(system, NonlinearSystem::VanDerPol { .. }) {
         let (a_true, f_true) =
             cycle_amplitude_frequency(&truth, dt).ok_or_else(|| ExperimentError::NonFinite {

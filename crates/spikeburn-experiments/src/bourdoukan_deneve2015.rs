@@ -95,6 +95,24 @@ impl Default for EbnNetwork {
     }
 }
 
+impl EbnNetwork {
+    /// The simulator's constants for `neurons` × `dims` with feedback gain
+    /// `feedback_gain` (`cost` scaled by `‖F_i‖²`).
+    pub fn config(&self, neurons: usize, dims: usize, feedback_gain: f64) -> EbnConfig {
+        EbnConfig {
+            neurons,
+            dims,
+            dt_ms: self.dt_ms,
+            tau_membrane_ms: self.tau_membrane_ms,
+            tau_readout_ms: self.tau_readout_ms,
+            cost: self.cost * self.encoder_scale * self.encoder_scale,
+            feedback_gain,
+            voltage_noise: self.voltage_noise,
+            one_spike_per_step: self.one_spike_per_step,
+        }
+    }
+}
+
 /// Everything `ebn-linear` can be configured with.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -189,18 +207,8 @@ impl EbnLinearExperiment {
     }
 
     fn ebn(&self, neurons: usize, dims: usize) -> EbnConfig {
-        let n = &self.network;
-        EbnConfig {
-            neurons,
-            dims,
-            dt_ms: n.dt_ms,
-            tau_membrane_ms: n.tau_membrane_ms,
-            tau_readout_ms: n.tau_readout_ms,
-            cost: n.cost * n.encoder_scale * n.encoder_scale,
-            feedback_gain: n.feedback_gain,
-            voltage_noise: n.voltage_noise,
-            one_spike_per_step: n.one_spike_per_step,
-        }
+        self.network
+            .config(neurons, dims, self.network.feedback_gain)
     }
 
     /// The two systems: the damped oscillator and the 3-D one (if asked).
@@ -279,6 +287,26 @@ pub(crate) fn normalised_error(target: &[f64], readout: &[f64], dims: usize) -> 
         }
     }
     mse / var
+}
+
+/// Mean coefficient of variation of the inter-spike intervals (one list
+/// per neuron, any unit) over the neurons with at least 5 intervals; NaN
+/// when none has (a metric that then refuses to be reported).
+pub(crate) fn isi_cv(intervals: &[Vec<f64>]) -> f64 {
+    let cvs: Vec<f64> = intervals
+        .iter()
+        .filter(|d| d.len() >= 5)
+        .map(|d| {
+            let mean = d.iter().sum::<f64>() / d.len() as f64;
+            let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / d.len() as f64;
+            var.sqrt() / mean
+        })
+        .collect();
+    if cvs.is_empty() {
+        f64::NAN
+    } else {
+        cvs.iter().sum::<f64>() / cvs.len() as f64
+    }
 }
 
 /// What a test run measured.
@@ -385,15 +413,6 @@ fn test_run(
             (ve > 0.0 && vi > 0.0).then(|| (s.4 / m - me * mi) / (ve * vi).sqrt())
         })
         .collect();
-    let cvs: Vec<f64> = isis
-        .iter()
-        .filter(|d| d.len() >= 5)
-        .map(|d| {
-            let mean = d.iter().sum::<f64>() / d.len() as f64;
-            let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / d.len() as f64;
-            var.sqrt() / mean
-        })
-        .collect();
     let mean_or_nan = |v: &[f64]| {
         if v.is_empty() {
             f64::NAN
@@ -409,7 +428,7 @@ fn test_run(
         error: normalised_error(target, &readout, j),
         readout,
         rate_hz: spikes as f64 / n as f64 / (m * dt_ms * 1e-3),
-        isi_cv: mean_or_nan(&cvs),
+        isi_cv: isi_cv(&isis),
         membrane_fluctuation: fluctuation,
         ei_correlation: mean_or_nan(&corr),
         balance_index: mean_or_nan(&balance),

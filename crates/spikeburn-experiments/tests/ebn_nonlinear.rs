@@ -69,4 +69,8 @@ fn bad_configs_are_refused_by_name() {
         },
         "feedback_schedule",
     );
+    // A gain the schedule overrides is refused, not ignored.
+    let mut exp = EbnNonlinearExperiment::default();
+    exp.network.feedback_gain = 30.0;
+    check(exp, "network.feedback_gain");
 }
