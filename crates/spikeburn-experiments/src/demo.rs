@@ -233,12 +233,7 @@ impl Task<Lsnn> for DemoTask<'_> {
         model: &Lsnn,
         it: usize,
     ) -> spikeburn_train::error::Result<StepOutput> {
-        // A batch per (seed, iteration): a resumed run sees the same data.
-        let mut rng = StdRng::seed_from_u64(
-            self.seed
-                .wrapping_mul(0x9E37_79B9)
-                .wrapping_add(it as u64 + 1),
-        );
+        let mut rng = crate::run::batch_rng(self.seed, it);
         let (x, labels) = self.patterns.batch(self.cfg.batch, &mut rng, &self.device);
         let (logits, spikes) = logits(model, x)?;
         let rate_hz = spikes.mean().into_scalar::<f32>() as f64 * 1000.0;

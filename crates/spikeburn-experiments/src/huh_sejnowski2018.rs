@@ -374,12 +374,7 @@ fn trial_batch(
 
 impl<M: XorModel> Task<M> for XorTask<'_> {
     fn train_step(&mut self, model: &M, it: usize) -> spikeburn_train::error::Result<StepOutput> {
-        // A batch per (seed, iteration): a resumed run sees the same trials.
-        let mut rng = StdRng::seed_from_u64(
-            self.seed
-                .wrapping_mul(0x9E37_79B9)
-                .wrapping_add(it as u64 + 1),
-        );
+        let mut rng = crate::run::batch_rng(self.seed, it);
         let (x, labels) = trial_batch(self.exp, self.dt_ms, self.exp.batch, &mut rng, &self.device);
         let (output, rate_hz) = model.respond(x)?;
         let logits = window_logits(output, self.exp.task.response_window(self.dt_ms)) * self.scale;

@@ -149,3 +149,14 @@ pub fn merge(base: &mut serde_json::Value, overlay: serde_json::Value) {
         (slot, v) => *slot = v,
     }
 }
+
+/// The random stream of training iteration `iteration` of a run seeded
+/// `seed`: a batch per (seed, iteration), so a resumed run sees the same
+/// data as an uninterrupted one.
+pub fn batch_rng(seed: u64, iteration: usize) -> rand::rngs::StdRng {
+    use rand::SeedableRng;
+    rand::rngs::StdRng::seed_from_u64(
+        seed.wrapping_mul(0x9E37_79B9)
+            .wrapping_add(iteration as u64 + 1),
+    )
+}
