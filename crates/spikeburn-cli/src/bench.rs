@@ -27,6 +27,8 @@ pub struct BenchOptions {
     pub p: f64,
     /// ebn: the tensor path on the backend instead of the host path.
     pub tensor: bool,
+    /// exact: the step (ms).
+    pub dt: Option<f64>,
 }
 
 /// Workloads `bench` knows.
@@ -38,6 +40,12 @@ pub fn run(
     device: &burn::prelude::Device,
     backend: &str,
 ) -> Result<String, String> {
+    if o.dt.is_some() && o.workload != "exact" {
+        return Err(format!(
+            "--dt is an option of the exact workload only, not of {}",
+            o.workload
+        ));
+    }
     let neuron = match o.workload.as_str() {
         "w1-lif" => W1Neuron::Lif,
         "w1-alif" => W1Neuron::Alif,
@@ -195,6 +203,7 @@ fn exact(
     let batch = o.batch.unwrap_or(32);
     let iters = o.iters.unwrap_or(3);
     let warmup = o.warmup.unwrap_or(1);
+    let dt = o.dt.unwrap_or(0.05);
     for (name, v) in [("n", n), ("t", t), ("batch", batch), ("iters", iters)] {
         if v == 0 {
             return Err(format!("--{name} 0 is invalid: expected at least 1"));
@@ -207,11 +216,11 @@ fn exact(
     ] {
         if given {
             return Err(format!(
-                "--{name} is not an option of the exact workload (it takes --n, --t, --batch, --iters, --warmup)"
+                "--{name} is not an option of the exact workload (it takes --n, --t, --batch, --iters, --warmup, --dt)"
             ));
         }
     }
-    let result = spikeburn_bench::exact::run(n, t, batch, iters, warmup, o.seed, device)
+    let result = spikeburn_bench::exact::run(n, t, batch, dt, iters, warmup, o.seed, device)
         .map_err(|e| e.to_string())?;
     let mut line = serde_json::to_value(&result).map_err(|e| e.to_string())?;
     if let Value::Object(map) = &mut line {

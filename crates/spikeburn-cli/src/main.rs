@@ -105,6 +105,9 @@ enum Command {
         /// ebn: run the tensor path on the backend instead of the host path.
         #[arg(long)]
         tensor: bool,
+        /// exact: the step in ms (default 0.05).
+        #[arg(long)]
+        dt: Option<f64>,
     },
 }
 
@@ -171,6 +174,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             shared_p,
             p,
             tensor,
+            dt,
         } => {
             let (device, backend) = backend::select(backend.as_deref())?;
             let opts = bench::BenchOptions {
@@ -185,6 +189,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 shared_p,
                 p,
                 tensor,
+                dt,
             };
             println!("{}", bench::run(&opts, &device, &backend)?);
             Ok(())

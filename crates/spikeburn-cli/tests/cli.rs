@@ -648,7 +648,7 @@ fn exact_bench_times_forward_and_backward() {
     let out = spikeburn()
         .args([
             "bench", "exact", "--n", "4", "--t", "40", "--batch", "2", "--iters", "1", "--warmup",
-            "0",
+            "0", "--dt", "0.25",
         ])
         .output()
         .unwrap();
@@ -660,11 +660,16 @@ fn exact_bench_times_forward_and_backward() {
     let line: serde_json::Value =
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
     assert_eq!(line["workload"], "exact");
+    assert_eq!(line["dt_ms"], 0.25);
     assert!(line["sec_per_iter"].as_f64().unwrap() > 0.0, "{line}");
-    let out = spikeburn()
-        .args(["bench", "exact", "--tensor"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--tensor"));
+    for (args, named) in [
+        (&["bench", "exact", "--tensor"][..], "--tensor"),
+        (&["bench", "exact", "--dt", "2"][..], "dt"),
+        (&["bench", "ebn", "--dt", "0.1"][..], "--dt"),
+    ] {
+        let out = spikeburn().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(named), "{args:?}: {err}");
+    }
 }

@@ -237,6 +237,13 @@ pub fn experiments() -> Vec<Experiment> {
             huh_sejnowski2018::XorExperiment::quick,
             huh_sejnowski2018::xor,
         ),
+        Experiment::new(
+            "autoencode-exact",
+            "Huh & Sejnowski 2018: gated theta neurons trained by exact gradients to reproduce their smooth 2-D input through spikes",
+            huh_sejnowski2018::AutoencodeExperiment::default,
+            huh_sejnowski2018::AutoencodeExperiment::quick,
+            huh_sejnowski2018::autoencode,
+        ),
     ]
 }
 

@@ -156,3 +156,18 @@ pub fn write_json_atomically(path: &Path, value: &impl Serialize) -> Result<()> 
     std::fs::write(&tmp, text).map_err(|e| ExperimentError::io("write", &tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| ExperimentError::io("rename", &tmp, e))
 }
+
+/// One sequence of a time-major tensor `[T, 1, N]` (spikes, currents, a
+/// readout) as `[T][N]` host rows, for rasters and traces.
+pub(crate) fn sequence_rows(values: burn::prelude::Tensor<3>) -> Result<Vec<Vec<f32>>> {
+    let n = values.dims()[2];
+    let flat = values
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| ExperimentError::NonFinite {
+            what: format!("sequence read back ({e:?})"),
+            value: f64::NAN,
+        })?;
+    Ok(flat.chunks(n.max(1)).map(<[f32]>::to_vec).collect())
+}

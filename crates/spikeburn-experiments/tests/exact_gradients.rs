@@ -3,7 +3,7 @@
 
 use spikeburn_experiments::Validate;
 use spikeburn_experiments::huh_sejnowski2018::{
-    GradcheckExperiment, XorExperiment, gradcheck, xor,
+    AutoencodeExperiment, GradcheckExperiment, XorExperiment, autoencode, gradcheck, xor,
 };
 
 /// The reduced gradient check: autodiff and central differences agree to
@@ -23,29 +23,35 @@ fn gradcheck_exact_quick_agrees_with_finite_differences() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The XOR pipeline end to end on a tiny run (plumbing only: a few
-/// iterations learn nothing): both networks train, checkpoint and report
-/// accuracies in [0, 1]; an unresolvable step is refused by name.
+/// The reduced delayed XOR (210-ms trials, 40 neurons): both networks
+/// learn it — held-out accuracy ≥ 0.9 against chance 0.5 (measured 1.0 on
+/// seeds 0–3 for both) — and checkpoint; an unresolvable step is refused by
+/// name.
 #[test]
-fn xor_exact_runs_both_networks_and_checkpoints() {
-    let exp = XorExperiment {
-        neurons: 6,
-        batch: 4,
-        iterations: 2,
-        test_trials: 8,
-        checkpoint_every: 1,
-        ..XorExperiment::quick()
-    };
+fn xor_exact_quick_learns_with_both_networks() {
     let dir = std::env::temp_dir().join(format!("spikeburn-xor-{}", std::process::id()));
     let ctx = spikeburn_experiments::RunContext::new(&dir);
-    let report = xor(&exp, &burn::prelude::Device::default(), &ctx).unwrap();
+    let report = xor(
+        &XorExperiment::quick(),
+        &burn::prelude::Device::default(),
+        &ctx,
+    )
+    .unwrap();
     for k in ["test_accuracy", "test_accuracy_surrogate_alif"] {
         let a = report.get(k).unwrap();
-        assert!((0.0..=1.0).contains(&a), "{k} = {a}");
+        assert!(a >= 0.9, "{k} = {a}");
     }
-    assert!(report.get("sec_per_iter").unwrap() > 0.0);
+    assert!(report.get("rate_hz").unwrap() > 0.0);
     assert!(dir.join("exact/checkpoint/LATEST").exists());
     assert!(dir.join("surrogate_alif/metrics.jsonl").exists());
+    for stem in [
+        "exact_raster",
+        "exact_readout",
+        "surrogate_alif_raster",
+        "learning_curve",
+    ] {
+        assert!(report.figures.iter().any(|(s, _)| s == stem), "{stem}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
     let bad = XorExperiment {
         dt_ms: 2.0,
@@ -53,4 +59,32 @@ fn xor_exact_runs_both_networks_and_checkpoints() {
     };
     let e = bad.validate().unwrap_err().to_string();
     assert!(e.contains("dt"), "{e}");
+}
+
+/// The reduced auto-encoding: exact-gradient training brings the error
+/// below that of the untrained network with its best (ridge) readout by a
+/// margin, and below an absolute bound.
+#[test]
+fn autoencode_exact_quick_beats_the_untrained_network() {
+    let dir = std::env::temp_dir().join(format!("spikeburn-ae-{}", std::process::id()));
+    let ctx = spikeburn_experiments::RunContext::new(&dir);
+    let report = autoencode(
+        &AutoencodeExperiment::quick(),
+        &burn::prelude::Device::default(),
+        &ctx,
+    )
+    .unwrap();
+    let before = report.get("reconstruction_error_before").unwrap();
+    let after = report.get("reconstruction_error_after").unwrap();
+    assert!(after < 0.9 * before, "after {after}, before {before}");
+    assert!(after < 0.2, "after {after}");
+    assert!(report.get("rate_hz").unwrap() > 1.0);
+    assert!(dir.join("checkpoint/LATEST").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+    let bad = AutoencodeExperiment {
+        warmup_ms: 1e4,
+        ..AutoencodeExperiment::quick()
+    };
+    let e = bad.validate().unwrap_err().to_string();
+    assert!(e.contains("warmup_ms"), "{e}");
 }

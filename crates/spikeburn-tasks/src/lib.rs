@@ -2,7 +2,8 @@
 //!
 //! Task generators for spiking-network experiments (store-recall, MNIST
 //! loading and encoding, target trajectories for drive training, linear
-//! and nonlinear systems driven by smoothed noise). Tasks produce plain
+//! and nonlinear systems driven by smoothed noise, the delayed XOR, smooth
+//! signals to auto-encode). Tasks produce plain
 //! host arrays (time-major `[T, batch, channels]`, row-major `Vec<f32>`), so
 //! this crate depends on no backend: experiments turn them into tensors on
 //! whatever device they train on.
@@ -13,6 +14,7 @@ pub mod error;
 pub mod linear_system;
 pub mod mnist;
 pub mod nonlinear_system;
+pub mod smooth_signal;
 pub mod store_recall;
 
 pub use error::{Result, TasksError};

@@ -510,7 +510,7 @@ fn raster(model: &SmnistNet, test: &Mnist, cfg: &SmnistConfig, device: &Device) 
             "sequential MNIST: trained LSNN on a held-out {label} ({} LIF, then {} ALIF neurons)",
             cfg.n_lif, cfg.n_alif
         ),
-        super::raster_rows(spikes)?,
+        crate::report::sequence_rows(spikes)?,
         1.0,
     );
     raster

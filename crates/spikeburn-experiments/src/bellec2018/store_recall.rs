@@ -501,7 +501,7 @@ fn raster(model: &Lsnn, cfg: &StoreRecallExperiment, device: &Device, seed: u64)
         device,
     );
     let spikes = model.valid().try_forward(x)?.spikes;
-    let rows = super::raster_rows(spikes)?;
+    let rows = crate::report::sequence_rows(spikes)?;
     let c = task.channels();
     let group_active = |k: usize, g: usize| {
         (k * task.symbol_ms..(k + 1) * task.symbol_ms).any(|t| {
