@@ -161,6 +161,13 @@ pub fn experiments() -> Vec<Experiment> {
             smnist::run,
         ),
         Experiment::new(
+            "l2l-regression",
+            "LSNN learning-to-learn (Bellec et al. 2018): random 2-layer functions learned within an episode, weights fixed; LIF-only, LSTM, kNN and mean baselines",
+            bellec2018::l2l_regression::L2lRegressionExperiment::default,
+            bellec2018::l2l_regression::L2lRegressionExperiment::quick,
+            bellec2018::l2l_regression::run,
+        ),
+        Experiment::new(
             "rls-sines",
             "Kim & Chow 2018 Fig 1-2: RLS makes 200 theta neurons' synaptic drives (and rates) follow sines",
             kc::figures::sines_full,

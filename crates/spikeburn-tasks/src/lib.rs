@@ -11,6 +11,7 @@
 pub mod delayed_xor;
 pub mod drive_targets;
 pub mod error;
+pub mod function_family;
 pub mod linear_system;
 pub mod mnist;
 pub mod nonlinear_system;

@@ -6,13 +6,16 @@
 //! per-tensor gradient clipping; [`DeepRStep`]: DEEP R rewiring under a
 //! fixed connection budget), learning-rate decay, the LSNN firing-rate
 //! regulariser, metrics per iteration and atomic checkpoints that a killed
-//! run resumes from exactly.
+//! run resumes from exactly; and the learning-to-learn outer loop
+//! ([`meta`]: a [`TaskFamily`] trained through [`MetaTask`], within-episode
+//! learning curves).
 
 pub mod checkpoint;
 pub mod deep_r;
 pub mod deep_r_step;
 pub mod error;
 pub mod loss;
+pub mod meta;
 pub mod regulariser;
 pub mod schedule;
 pub mod trainer;
@@ -22,6 +25,10 @@ pub use deep_r::{DeepR, DeepRConfig, RewiredMatrix, clip_by_global_norm};
 pub use deep_r_step::{DeepRStep, RewiredModel};
 pub use error::TrainError;
 pub use loss::{accuracy, cross_entropy};
+pub use meta::{
+    EpisodeLearner, EpisodeResponse, Episodes, LstmLearner, LstmLearnerConfig, MetaTask,
+    RatePenalty, TaskFamily, episode_curve,
+};
 pub use regulariser::firing_rate_regulariser;
 pub use schedule::StepDecay;
 pub use trainer::{
