@@ -6,8 +6,8 @@ use std::path::PathBuf;
 /// Why a figure could not be drawn, rasterised or saved.
 ///
 /// Line charts have no invalid input (see [`LineChart`](crate::LineChart)),
-/// so the input variants all concern rasters; the others come from
-/// rasterising and writing files.
+/// so the input variants all concern rasters and heatmaps; the others come
+/// from rasterising and writing files.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PlotError {
@@ -56,6 +56,80 @@ pub enum PlotError {
         end: usize,
         /// Steps in the raster.
         steps: usize,
+    },
+    /// The heatmap has no panels, so there is nothing to draw.
+    #[error("heatmap has no panels: nothing to draw")]
+    NoPanels,
+    /// A heatmap panel has no rows or no columns.
+    #[error("heatmap panel {panel} ({title:?}) has {rows} rows × {cols} columns: nothing to draw")]
+    EmptyPanel {
+        /// Index of the panel, from 0 on the left.
+        panel: usize,
+        /// The panel's title.
+        title: String,
+        /// Rows of its `values`.
+        rows: usize,
+        /// Length of its first row.
+        cols: usize,
+    },
+    /// A row of a heatmap panel has another length than the panel's first row.
+    #[error("heatmap panel {panel} ({title:?}) row {row} has {len} columns, but row 0 has {cols}")]
+    RaggedPanel {
+        /// Index of the panel, from 0 on the left.
+        panel: usize,
+        /// The panel's title.
+        title: String,
+        /// The offending row.
+        row: usize,
+        /// Its length.
+        len: usize,
+        /// Length of row 0.
+        cols: usize,
+    },
+    /// A heatmap panel has another shape than the first panel.
+    #[error(
+        "heatmap panel {panel} ({title:?}) is {rows} rows × {cols} columns, but panel 0 is {first_rows} × {first_cols}"
+    )]
+    PanelShapeMismatch {
+        /// Index of the panel, from 0 on the left.
+        panel: usize,
+        /// The panel's title.
+        title: String,
+        /// Its rows.
+        rows: usize,
+        /// Its columns.
+        cols: usize,
+        /// Rows of panel 0.
+        first_rows: usize,
+        /// Columns of panel 0.
+        first_cols: usize,
+    },
+    /// A heatmap value is NaN or infinite.
+    #[error(
+        "heatmap panel {panel} ({title:?}) has the non-finite value {value} at row {row}, column {col}"
+    )]
+    NonFiniteValue {
+        /// Index of the panel, from 0 on the left.
+        panel: usize,
+        /// The panel's title.
+        title: String,
+        /// Row of the value (0 is the bottom row).
+        row: usize,
+        /// Column of the value.
+        col: usize,
+        /// The value.
+        value: f64,
+    },
+    /// A heatmap's x or y range is not finite, or its minimum is not below
+    /// its maximum.
+    #[error("heatmap {axis} range must be finite with min < max, got ({min}, {max})")]
+    InvalidRange {
+        /// `"x"` or `"y"`.
+        axis: &'static str,
+        /// The range's first value.
+        min: f64,
+        /// The range's second value.
+        max: f64,
     },
     /// The file stem passed to [`Figure::save`](crate::Figure::save) is empty
     /// or not a plain file name (it has a separator, or is `.` or `..`).

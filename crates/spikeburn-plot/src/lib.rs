@@ -1,12 +1,13 @@
 //! # spikeburn-plot
 //!
 //! The figures of spikeburn's experiments — line charts (learning curves,
-//! accuracies) and spike rasters — as SVG and PNG from one call. Figures are
+//! accuracies), spike rasters and heatmaps (a target function beside a
+//! network's output over the same plane) — as SVG and PNG from one call. Figures are
 //! plain data ([`serde`]-serialisable), so an experiment's report can carry
 //! them, and any program can draw its own. The crate depends on no backend.
 //!
 //! ```
-//! use spikeburn_plot::{Figure, LineChart, Raster, Series};
+//! use spikeburn_plot::{Figure, Heatmap, LineChart, Panel, Raster, Series};
 //!
 //! let loss = LineChart::new(
 //!     "store-recall",
@@ -16,7 +17,16 @@
 //! );
 //! let raster = Raster::new("hidden layer", vec![vec![0.0, 1.0]; 50], 1.0)
 //!     .with_band(40, 50, "recall");
-//! for figure in [Figure::from(loss), Figure::from(raster)] {
+//! let grid = |sign: f64| vec![vec![-sign, sign], vec![sign, -sign]];
+//! let xor = Heatmap::new(
+//!     "xor",
+//!     "x1",
+//!     "x2",
+//!     (0.0, 1.0),
+//!     (0.0, 1.0),
+//!     vec![Panel::new("target", grid(1.0)), Panel::new("output", grid(0.8))],
+//! );
+//! for figure in [Figure::from(loss), Figure::from(raster), Figure::from(xor)] {
 //!     let svg = figure.to_svg()?;
 //!     let png = figure.to_png()?;
 //!     assert!(svg.starts_with("<svg") && png.starts_with(b"\x89PNG"));
@@ -49,11 +59,15 @@
 //! A [`LineChart`] draws whatever it is given (non-finite points are skipped;
 //! see its documentation). A [`Raster`] that cannot be drawn — no steps or
 //! neurons, ragged rows, a bad time step, a band reversed or past the last
-//! step — is a [`PlotError`] from every drawing call.
+//! step — is a [`PlotError`] from every drawing call, and so is a [`Heatmap`]
+//! that cannot be drawn — no panels, an empty or ragged panel, panels of
+//! different shapes, a value that is not finite, an x or y range that is not
+//! finite or not increasing.
 
 #![warn(missing_docs)]
 
 mod error;
+mod heatmap;
 mod line;
 mod png;
 mod raster;
@@ -67,13 +81,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 pub use error::PlotError;
+pub use heatmap::{Heatmap, Panel};
 pub use line::{LineChart, Series};
 pub use raster::{Band, Raster};
 
 /// A figure of any kind.
 ///
-/// Serialised with a `"kind"` field (`"line"` or `"raster"`) beside the
-/// figure's own fields.
+/// Serialised with a `"kind"` field (`"line"`, `"raster"` or `"heatmap"`)
+/// beside the figure's own fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Figure {
@@ -81,6 +96,8 @@ pub enum Figure {
     Line(LineChart),
     /// A spike raster.
     Raster(Raster),
+    /// Heatmap panels on one colour scale.
+    Heatmap(Heatmap),
 }
 
 impl From<LineChart> for Figure {
@@ -95,6 +112,12 @@ impl From<Raster> for Figure {
     }
 }
 
+impl From<Heatmap> for Figure {
+    fn from(heatmap: Heatmap) -> Self {
+        Figure::Heatmap(heatmap)
+    }
+}
+
 /// Where [`Figure::save`] wrote the figure.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SavedFigure {
@@ -105,12 +128,13 @@ pub struct SavedFigure {
 }
 
 impl Figure {
-    /// The figure as an SVG document; an error only for a raster that cannot
-    /// be drawn (see [`Raster::validate`]).
+    /// The figure as an SVG document; an error only for a raster or heatmap
+    /// that cannot be drawn (see [`Raster::validate`], [`Heatmap::validate`]).
     pub fn to_svg(&self) -> Result<String, PlotError> {
         match self {
             Figure::Line(chart) => Ok(chart.to_svg()),
             Figure::Raster(raster) => raster.to_svg(),
+            Figure::Heatmap(heatmap) => heatmap.to_svg(),
         }
     }
 

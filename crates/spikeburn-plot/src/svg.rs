@@ -3,9 +3,11 @@
 
 use std::fmt::Write;
 
-/// Line colours, in series order (matplotlib's first six).
-pub(crate) const COLOURS: [&str; 6] = [
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
+/// Line colours, in series order (matplotlib's tab10, reordered so the
+/// first two contrast most).
+pub(crate) const COLOURS: [&str; 10] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22",
 ];
 
 /// Opens an SVG document of `w` × `h` pixels on a white background, with
@@ -84,10 +86,13 @@ fn scaled(m: i64, e: i32) -> f64 {
 /// range. Labels all have the decimals the step needs; values of a million
 /// and more, or steps under 10⁻⁴, are written in scientific notation.
 ///
-/// `lo < hi`, both finite; otherwise the one tick `lo` (or none for NaN).
+/// `lo < hi`, both finite, `hi - lo` finite and at least 10⁻³⁰⁰; otherwise
+/// the one tick `lo` (or none for NaN).
 pub(crate) fn linear_ticks(lo: f64, hi: f64) -> Vec<Tick> {
     let span = hi - lo;
-    if !(span > 0.0 && span.is_finite()) {
+    // Spans under 1e-300 get one tick too: their steps, 10ᵏ with k < -300,
+    // would round to 0 or overflow k's arithmetic.
+    if !(span >= 1e-300 && span.is_finite()) {
         return if lo.is_finite() {
             vec![Tick {
                 value: lo,
@@ -218,6 +223,9 @@ mod tests {
         );
         assert_eq!(linear_ticks(2.0, 2.0).len(), 1);
         assert!(linear_ticks(f64::NAN, 1.0).is_empty());
+        // Spans too small for a step of 10^e: one tick, not an overflow.
+        assert_eq!(values(&linear_ticks(-5e-324, 5e-324)), vec![-5e-324]);
+        assert_eq!(linear_ticks(0.0, 1e-310).len(), 1);
     }
 
     /// Over ranges of every size and offset: 3 to 9 ticks inside the range,

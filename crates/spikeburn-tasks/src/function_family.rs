@@ -123,6 +123,8 @@ pub struct EpisodeBatch {
     pub y: Vec<f64>,
     /// Episodes.
     pub batch: usize,
+    /// Examples per episode.
+    pub examples: usize,
 }
 
 impl RandomNetworkFamily {
@@ -230,11 +232,38 @@ impl RandomNetworkFamily {
         }
     }
 
+    /// The spikes of one example, `[steps_per_example][channels]` rows
+    /// written into `out` at stride `stride` (the batch's channel rows):
+    /// input `x`, feedback `previous` (none before the first target).
+    fn encode_example(
+        &self,
+        x: [f64; 2],
+        previous: Option<f64>,
+        rng: &mut StdRng,
+        rates: &mut [f64],
+        mut row: impl FnMut(usize) -> usize,
+        out: &mut [f32],
+    ) {
+        let (k, channels) = (self.channels_per_value, self.channels());
+        self.tuning(x[0], self.range, &mut rates[..k]);
+        self.tuning(x[1], self.range, &mut rates[k..2 * k]);
+        match previous {
+            Some(p) => self.tuning(p, FEEDBACK_RANGE, &mut rates[2 * k..]),
+            None => rates[2 * k..].fill(0.0),
+        }
+        for s in 0..self.steps_per_example {
+            let start = row(s);
+            for (z, r) in out[start..start + channels].iter_mut().zip(rates.iter()) {
+                *z = (rng.random::<f64>() < r * 1e-3) as u8 as f32;
+            }
+        }
+    }
+
     /// One episode of each of `functions`, with fresh inputs and Poisson
     /// spikes from `rng`.
     pub fn episodes(&self, functions: &[TargetFunction], rng: &mut StdRng) -> EpisodeBatch {
         let batch = functions.len();
-        let (k, channels, steps) = (self.channels_per_value, self.channels(), self.steps());
+        let (channels, steps) = (self.channels(), self.steps());
         let mut spikes = vec![0f32; steps * batch * channels];
         let mut xs = vec![0.0; self.examples * batch * 2];
         let mut ys = vec![0.0; self.examples * batch];
@@ -247,19 +276,15 @@ impl RandomNetworkFamily {
                 xs[(e * batch + b) * 2] = x[0];
                 xs[(e * batch + b) * 2 + 1] = x[1];
                 ys[e * batch + b] = y;
-                self.tuning(x[0], self.range, &mut rates[..k]);
-                self.tuning(x[1], self.range, &mut rates[k..2 * k]);
-                match previous {
-                    Some(p) => self.tuning(p, FEEDBACK_RANGE, &mut rates[2 * k..]),
-                    None => rates[2 * k..].fill(0.0),
-                }
-                for s in 0..self.steps_per_example {
-                    let t = e * self.steps_per_example + s;
-                    let row = &mut spikes[(t * batch + b) * channels..][..channels];
-                    for (z, r) in row.iter_mut().zip(&rates) {
-                        *z = (rng.random::<f64>() < r * 1e-3) as u8 as f32;
-                    }
-                }
+                let first = e * self.steps_per_example;
+                self.encode_example(
+                    x,
+                    previous,
+                    rng,
+                    &mut rates,
+                    |s| ((first + s) * batch + b) * channels,
+                    &mut spikes,
+                );
                 previous = Some(y);
             }
         }
@@ -268,6 +293,55 @@ impl RandomNetworkFamily {
             x: xs,
             y: ys,
             batch,
+            examples: self.examples,
+        }
+    }
+
+    /// What a network answers at the end of an episode of `f`, over many
+    /// inputs: one episode of `f` (inputs and spikes drawn once), copied
+    /// once per probe, each copy followed by one more example at its probe
+    /// input (with the last target as feedback; its own Poisson draw).
+    /// `examples + 1` examples per episode; the last is the probe.
+    pub fn probe_episodes(
+        &self,
+        f: &TargetFunction,
+        probes: &[[f64; 2]],
+        rng: &mut StdRng,
+    ) -> EpisodeBatch {
+        let one = self.episodes(std::slice::from_ref(f), rng);
+        let (batch, channels, e) = (probes.len(), self.channels(), self.examples);
+        let steps = (e + 1) * self.steps_per_example;
+        let mut spikes = vec![0f32; steps * batch * channels];
+        let mut xs = vec![0.0; (e + 1) * batch * 2];
+        let mut ys = vec![0.0; (e + 1) * batch];
+        let mut rates = vec![0.0; channels];
+        for (b, p) in probes.iter().enumerate() {
+            for t in 0..self.steps() {
+                spikes[(t * batch + b) * channels..][..channels]
+                    .copy_from_slice(&one.spikes[t * channels..][..channels]);
+            }
+            for k in 0..e {
+                xs[(k * batch + b) * 2..][..2].copy_from_slice(&one.x[k * 2..][..2]);
+                ys[k * batch + b] = one.y[k];
+            }
+            xs[(e * batch + b) * 2..][..2].copy_from_slice(p);
+            ys[e * batch + b] = f.eval(*p);
+            let first = e * self.steps_per_example;
+            self.encode_example(
+                *p,
+                one.y.last().copied(),
+                rng,
+                &mut rates,
+                |s| ((first + s) * batch + b) * channels,
+                &mut spikes,
+            );
+        }
+        EpisodeBatch {
+            spikes,
+            x: xs,
+            y: ys,
+            batch,
+            examples: e + 1,
         }
     }
 }
@@ -365,6 +439,32 @@ mod tests {
         }
         assert_eq!(fam.answer_window(1), 390..400);
         assert_eq!(fam.feedback_channels(), 20..30);
+    }
+
+    #[test]
+    fn probe_episodes_share_their_episode_and_end_at_the_probes() {
+        let fam = RandomNetworkFamily {
+            examples: 3,
+            ..RandomNetworkFamily::default()
+        };
+        let mut rng = StdRng::seed_from_u64(4);
+        let f = fam.sample(&mut rng);
+        let probes = [[0.5, -0.5], [-1.0, 1.0]];
+        let ep = fam.probe_episodes(&f, &probes, &mut rng);
+        assert_eq!((ep.batch, ep.examples), (2, 4));
+        let ch = fam.channels();
+        let shared = fam.steps();
+        for t in 0..shared {
+            assert_eq!(
+                ep.spikes[(t * 2) * ch..][..ch],
+                ep.spikes[(t * 2 + 1) * ch..][..ch],
+                "step {t} differs between the copies"
+            );
+        }
+        for (b, p) in probes.iter().enumerate() {
+            assert_eq!(ep.x[(3 * 2 + b) * 2..][..2], p[..]);
+            assert!((ep.y[3 * 2 + b] - f.eval(*p)).abs() < 1e-12);
+        }
     }
 
     #[test]

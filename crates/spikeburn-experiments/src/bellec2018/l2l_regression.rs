@@ -28,7 +28,7 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use spikeburn_core::layer::{Lsnn, LsnnConfig};
 use spikeburn_core::neuron::{AlifConfig, InputScaling};
-use spikeburn_plot::{Figure, LineChart, Series};
+use spikeburn_plot::{Figure, Heatmap, LineChart, Panel, Series};
 use spikeburn_tasks::function_family::{EpisodeBatch, RandomNetworkFamily, TargetFunction};
 use spikeburn_train::meta::{RatePenalty, answers};
 use spikeburn_train::{
@@ -66,8 +66,11 @@ pub struct L2lRegressionExperiment {
     pub lstm_hidden: usize,
     /// Functions (episodes) per meta-iteration.
     pub tasks_per_batch: usize,
-    /// Meta-iterations.
+    /// Meta-iterations of the spiking learners.
     pub iterations: usize,
+    /// Meta-iterations of the LSTM (Burn's LSTM costs about 7× an LSNN
+    /// iteration on the fused path here).
+    pub iterations_lstm: usize,
     /// Adam learning rate and its decay.
     pub schedule: StepDecay,
     /// Weight of the firing-rate regulariser.
@@ -101,11 +104,12 @@ impl Default for L2lRegressionExperiment {
             refractory_steps: 2,
             lstm_hidden: 64,
             tasks_per_batch: 32,
-            iterations: 5000,
+            iterations: 10_000,
+            iterations_lstm: 10_000,
             schedule: StepDecay {
                 initial: 0.003,
                 factor: 0.8,
-                every: 1000,
+                every: 2500,
             },
             rate_reg: 0.1,
             target_rate_hz: 20.0,
@@ -120,8 +124,9 @@ impl Default for L2lRegressionExperiment {
 }
 
 impl L2lRegressionExperiment {
-    /// The reduced preset: 20-example episodes, 30 + 30 neurons, 300
-    /// iterations, LSTM of 24 units.
+    /// The reduced preset: 20-example episodes, 30 + 30 neurons, 2 500
+    /// iterations at a constant 0.003 (with 0.01 the LSNN had not started
+    /// learning after 3 000), an LSTM of 24 units for 300 iterations only.
     pub fn quick() -> Self {
         Self {
             family: RandomNetworkFamily {
@@ -131,7 +136,8 @@ impl L2lRegressionExperiment {
             n_lif: 30,
             n_alif: 30,
             lstm_hidden: 24,
-            iterations: 300,
+            iterations: 2500,
+            iterations_lstm: 300,
             schedule: StepDecay::constant(0.003),
             test_tasks: 128,
             checkpoint_every: 100,
@@ -156,9 +162,9 @@ impl L2lRegressionExperiment {
         Ok(cfg.init(device)?)
     }
 
-    fn trainer(&self) -> TrainerConfig {
+    fn trainer(&self, iterations: usize) -> TrainerConfig {
         TrainerConfig {
-            iterations: self.iterations,
+            iterations,
             schedule: self.schedule,
             checkpoint_every: self.checkpoint_every,
             eval_every: 0,
@@ -179,6 +185,7 @@ impl Validate for L2lRegressionExperiment {
         v::count("lstm_hidden", self.lstm_hidden, 1, 5_000)?;
         v::count("tasks_per_batch", self.tasks_per_batch, 1, 4_096)?;
         v::count("iterations", self.iterations, 1, 10_000_000)?;
+        v::count("iterations_lstm", self.iterations_lstm, 1, 10_000_000)?;
         v::real("rate_reg", self.rate_reg, 0.0, 1e6)?;
         v::real("target_rate_hz", self.target_rate_hz, 0.0, 1000.0)?;
         v::count("test_tasks", self.test_tasks, 1, 100_000)?;
@@ -190,7 +197,8 @@ impl Validate for L2lRegressionExperiment {
             "episode steps × tasks_per_batch × neurons",
             4.0 * 12.0 * self.family.steps() as f64 * self.tasks_per_batch as f64 * n,
         )?;
-        self.trainer().validate()?;
+        self.trainer(self.iterations).validate()?;
+        self.trainer(self.iterations_lstm).validate()?;
         Ok(())
     }
 }
@@ -201,7 +209,8 @@ struct Family<'a>(&'a RandomNetworkFamily);
 impl Family<'_> {
     fn to_episodes(&self, batch: &EpisodeBatch, device: &Device) -> Episodes {
         let fam = self.0;
-        let (steps, b) = (fam.steps(), batch.batch);
+        let (examples, b) = (batch.examples, batch.batch);
+        let steps = examples * fam.steps_per_example;
         Episodes {
             input: Tensor::from_data(
                 TensorData::new(batch.spikes.clone(), [steps, b, fam.channels()]),
@@ -210,11 +219,11 @@ impl Family<'_> {
             target: Tensor::from_data(
                 TensorData::new(
                     batch.y.iter().map(|&y| y as f32).collect::<Vec<f32>>(),
-                    [fam.examples, b, 1],
+                    [examples, b, 1],
                 ),
                 device,
             ),
-            answer_windows: (0..fam.examples).map(|k| fam.answer_window(k)).collect(),
+            answer_windows: (0..examples).map(|k| fam.answer_window(k)).collect(),
             feedback_channels: fam.feedback_channels(),
         }
     }
@@ -255,6 +264,41 @@ pub fn answer_functions<M: EpisodeLearner>(
             value: f64::NAN,
         })?;
     Ok((batch, predicted))
+}
+
+/// What `model` answers at the end of an episode of `f`, over a
+/// `grid` × `grid` lattice of the input square (cell centres): rows along
+/// `x_2` (bottom first), columns along `x_1`.
+fn answer_surface<M: EpisodeLearner>(
+    model: &M,
+    fam: &RandomNetworkFamily,
+    f: &TargetFunction,
+    grid: usize,
+    rng: &mut StdRng,
+    device: &Device,
+) -> Result<Vec<Vec<f64>>> {
+    let at = |i: usize| fam.range * (-1.0 + (2 * i + 1) as f64 / grid as f64);
+    let probes: Vec<[f64; 2]> = (0..grid)
+        .flat_map(|r| (0..grid).map(move |c| (c, r)))
+        .map(|(c, r)| [at(c), at(r)])
+        .collect();
+    let batch = fam.probe_episodes(f, &probes, rng);
+    let episodes = Family(fam).to_episodes(&batch, device);
+    let last = episodes
+        .answer_windows
+        .last()
+        .cloned()
+        .expect("at least one example (validated)");
+    let response = model.run_episode(episodes.input.clone())?;
+    let values = answers(response.output, &[last])
+        .into_data()
+        .convert::<f64>()
+        .try_to_vec::<f64>()
+        .map_err(|e| ExperimentError::NonFinite {
+            what: format!("answer surface read back ({e:?})"),
+            value: f64::NAN,
+        })?;
+    Ok(values.chunks(grid).map(<[f64]>::to_vec).collect())
 }
 
 /// The predictors that see only the episode's examples so far: the mean
@@ -315,7 +359,7 @@ struct Trained<M> {
 fn meta_train<M>(
     exp: &L2lRegressionExperiment,
     model: M,
-    name: &str,
+    (name, iterations): (&str, usize),
     spiking: bool,
     device: &Device,
     ctx: &RunContext,
@@ -323,7 +367,7 @@ fn meta_train<M>(
 where
     M: Module + EpisodeLearner,
 {
-    let trainer = BpttTrainer::new(exp.trainer())?
+    let trainer = BpttTrainer::new(exp.trainer(iterations))?
         .with_checkpoints(ctx.path(&format!("{name}/checkpoint")))
         .with_metrics_log(ctx.path(&format!("{name}/metrics.jsonl")));
     let dir = ctx.path(name);
@@ -343,7 +387,7 @@ where
     };
     let mut adam = AdamStep::new(GradientClipping::GlobalNorm { max_norm: 1.0 })?;
     ctx.observer
-        .start(&format!("l2l-regression ({name})"), exp.iterations as u64);
+        .start(&format!("l2l-regression ({name})"), iterations as u64);
     let start = std::time::Instant::now();
     let fitted = trainer.fit(model, &mut adam, &mut task, ctx.seed, ctx.resume, |r| {
         ctx.observer.advance(&format!(
@@ -353,7 +397,7 @@ where
         ));
     })?;
     ctx.observer.finish();
-    let done = exp.iterations.saturating_sub(fitted.resumed_at).max(1) as f64;
+    let done = iterations.saturating_sub(fitted.resumed_at).max(1) as f64;
     Ok(Trained {
         model: fitted.model,
         sec_per_iter: start.elapsed().as_secs_f64() / done,
@@ -370,7 +414,9 @@ where
 /// `first_last` examples of an episode): `mse_{first,last}_examples_{before,
 /// after}`, `mse_last_examples_{lif_only, lstm, knn, mean_predictor,
 /// no_feedback}`, `sec_per_iter` (LSNN), `sec_per_iter_{lif_only, lstm}`,
-/// `lsnn_parameters`, `lstm_parameters`. Resumes each learner from its
+/// `lsnn_parameters`, `lstm_parameters`; `surface_mse_after`: the LSNN's
+/// answers at the end of an episode of one held-out function over a 16 × 16
+/// grid of the input square, against the function (figure `surface`). Resumes each learner from its
 /// folder with `--resume`.
 pub fn run(exp: &L2lRegressionExperiment, device: &Device, ctx: &RunContext) -> Result<Report> {
     exp.validate()?;
@@ -407,10 +453,7 @@ pub fn run(exp: &L2lRegressionExperiment, device: &Device, ctx: &RunContext) -> 
         report.metric(&format!("mse_last_examples_{key}"), last)?;
         curves.push(Series::new(
             label,
-            c.iter()
-                .enumerate()
-                .map(|(i, &m)| (i as f64 + 1.0, m))
-                .collect(),
+            c.iter().enumerate().map(|(i, &m)| (i as f64, m)).collect(),
         ));
         Ok((first, last))
     };
@@ -426,11 +469,18 @@ pub fn run(exp: &L2lRegressionExperiment, device: &Device, ctx: &RunContext) -> 
         before
             .iter()
             .enumerate()
-            .map(|(i, &m)| (i as f64 + 1.0, m))
+            .map(|(i, &m)| (i as f64, m))
             .collect(),
     ));
     report.count("lsnn_parameters", lsnn.num_params());
-    let trained = meta_train(exp, lsnn, "lsnn", true, &train_device, ctx)?;
+    let trained = meta_train(
+        exp,
+        lsnn,
+        ("lsnn", exp.iterations),
+        true,
+        &train_device,
+        ctx,
+    )?;
     let lsnn = trained.model.valid();
     let after = episode_curve(&lsnn, &test, true)?;
     let (first_after, last_after) = ends(&after, exp.first_last);
@@ -442,10 +492,43 @@ pub fn run(exp: &L2lRegressionExperiment, device: &Device, ctx: &RunContext) -> 
         after
             .iter()
             .enumerate()
-            .map(|(i, &m)| (i as f64 + 1.0, m))
+            .map(|(i, &m)| (i as f64, m))
             .collect(),
     ));
     training.push(Series::new("LSNN", trained.curve));
+    let mut rng = StdRng::seed_from_u64(ctx.seed ^ 0x5_0F4CE);
+    let f = fam.sample(&mut rng);
+    let grid = 16;
+    let surface = answer_surface(&lsnn, fam, &f, grid, &mut rng, &base)?;
+    let at = |i: usize| fam.range * (-1.0 + (2 * i + 1) as f64 / grid as f64);
+    let target: Vec<Vec<f64>> = (0..grid)
+        .map(|r| (0..grid).map(|c| f.eval([at(c), at(r)])).collect())
+        .collect();
+    let surface_mse = surface
+        .iter()
+        .flatten()
+        .zip(target.iter().flatten())
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        / (grid * grid) as f64;
+    report.metric("surface_mse_after", surface_mse)?;
+    report.figure(
+        "surface",
+        Figure::Heatmap(Heatmap::new(
+            format!(
+                "a held-out function: target and the meta-trained LSNN's answer after {} examples",
+                fam.examples
+            ),
+            "x1",
+            "x2",
+            (-fam.range, fam.range),
+            (-fam.range, fam.range),
+            vec![
+                Panel::new("target y(x)", target),
+                Panel::new("LSNN answer", surface),
+            ],
+        )),
+    );
     let silent = episode_curve(&lsnn, &test, false)?;
     add(
         &mut report,
@@ -473,7 +556,14 @@ pub fn run(exp: &L2lRegressionExperiment, device: &Device, ctx: &RunContext) -> 
     if exp.lif_only {
         train_device.seed(ctx.seed);
         let lif = exp.network(0.0, &train_device)?;
-        let t = meta_train(exp, lif, "lif_only", true, &train_device, ctx)?;
+        let t = meta_train(
+            exp,
+            lif,
+            ("lif_only", exp.iterations),
+            true,
+            &train_device,
+            ctx,
+        )?;
         let c = episode_curve(&t.model.valid(), &test, true)?;
         add(
             &mut report,
@@ -490,23 +580,34 @@ pub fn run(exp: &L2lRegressionExperiment, device: &Device, ctx: &RunContext) -> 
         let lstm =
             LstmLearnerConfig::new(fam.channels(), exp.lstm_hidden, 1).init(&train_device)?;
         report.count("lstm_parameters", lstm.num_params());
-        let t = meta_train(exp, lstm, "lstm", false, &train_device, ctx)?;
+        let t = meta_train(
+            exp,
+            lstm,
+            ("lstm", exp.iterations_lstm),
+            false,
+            &train_device,
+            ctx,
+        )?;
         let c = episode_curve(&t.model.valid(), &test, true)?;
         add(&mut report, &mut curves, "LSTM meta-trained", "lstm", &c)?;
         report.metric("sec_per_iter_lstm", t.sec_per_iter)?;
         training.push(Series::new("LSTM", t.curve));
     }
     report.count("iterations", exp.iterations);
+    report.count("iterations_lstm", exp.iterations_lstm);
     report.count("tasks_per_batch", exp.tasks_per_batch);
     report.count("examples_per_episode", fam.examples);
     report.figure(
         "episode_curves",
-        Figure::Line(LineChart::new(
-            "within-episode learning: held-out functions",
-            "examples seen",
-            "squared error of the answer (target variance 1)",
-            curves,
-        )),
+        Figure::Line(
+            LineChart::new(
+                "within-episode learning: held-out functions",
+                "examples seen",
+                "squared error of the answer (target variance 1)",
+                curves,
+            )
+            .with_log_y(),
+        ),
     );
     report.figure(
         "meta_training",
