@@ -50,6 +50,16 @@ pub enum ExperimentError {
         /// The value it took.
         value: f64,
     },
+    /// A saved model could not be loaded.
+    #[error("cannot load {what} from {}: {reason}", path.display())]
+    Load {
+        /// What was being loaded.
+        what: &'static str,
+        /// From where.
+        path: PathBuf,
+        /// Why it failed.
+        reason: String,
+    },
     /// A model or figure could not be saved.
     #[error("cannot save {what} to {}: {reason}", path.display())]
     Save {

@@ -1,9 +1,13 @@
 //! The supervised learning-to-learn experiment (Bellec et al. 2018)
 //! through the library API.
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use spikeburn_experiments::Validate;
-use spikeburn_experiments::bellec2018::l2l_regression::{L2lRegressionExperiment, run};
-use spikeburn_tasks::function_family::RandomNetworkFamily;
+use spikeburn_experiments::bellec2018::l2l_regression::{
+    L2lRegressionExperiment, MODEL_FILE, answer_functions, load_lsnn, run,
+};
+use spikeburn_tasks::function_family::{RandomNetworkFamily, TargetFunction};
 
 /// A tiny run end to end (plumbing: 20 meta-iterations learn nothing yet):
 /// every learner meta-trains and checkpoints, and the baselines that see
@@ -53,6 +57,25 @@ fn l2l_regression_runs_every_learner_and_the_baselines() {
             "{learner}"
         );
     }
+    // The saved network reloads and answers a user's own function.
+    let device = burn::prelude::Device::default();
+    let lsnn = load_lsnn(&exp, &dir.join(MODEL_FILE), &device).unwrap();
+    let mine = TargetFunction {
+        input_weights: vec![[3.0, -3.0]],
+        hidden_bias: vec![0.0],
+        output_weights: vec![4.0],
+        mean: 2.0,
+        scale: 1.5,
+    };
+    let mut rng = StdRng::seed_from_u64(3);
+    let (batch, answers) =
+        answer_functions(&lsnn, &exp.family, &[mine.clone(), mine], &mut rng, &device).unwrap();
+    assert_eq!(answers.len(), batch.examples * 2);
+    assert!(answers.iter().all(|a| a.is_finite()));
+    let e = load_lsnn(&exp, &dir.join("nowhere.bpk"), &device)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nowhere.bpk"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -26,7 +26,7 @@ use burn::tensor::TensorData;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
-use spikeburn_core::layer::{Lsnn, LsnnConfig};
+use spikeburn_core::layer::{Lsnn, LsnnConfig, Record};
 use spikeburn_core::neuron::{AlifConfig, InputScaling};
 use spikeburn_plot::{Figure, Heatmap, LineChart, Panel, Series};
 use spikeburn_tasks::function_family::{EpisodeBatch, RandomNetworkFamily, TargetFunction};
@@ -266,6 +266,40 @@ pub fn answer_functions<M: EpisodeLearner>(
     Ok((batch, predicted))
 }
 
+/// Where a run keeps its meta-trained LSNN (under `--out`), as a Burn record.
+pub const MODEL_FILE: &str = "lsnn/model.bpk";
+
+fn save_model(model: &Lsnn, path: &std::path::Path) -> Result<()> {
+    let tmp = path.with_extension("tmp.bpk");
+    model
+        .clone()
+        .save_file(&tmp)
+        .map_err(|e| ExperimentError::Save {
+            what: "the meta-trained LSNN",
+            path: tmp.clone(),
+            reason: e.to_string(),
+        })?;
+    std::fs::rename(&tmp, path).map_err(|e| ExperimentError::io("rename", &tmp, e))
+}
+
+/// The meta-trained LSNN of a run of `exp` saved at `path` (the run's
+/// [`MODEL_FILE`]), on `device`: run it on any function of the family's
+/// form, a user's own included, with [`answer_functions`].
+pub fn load_lsnn(
+    exp: &L2lRegressionExperiment,
+    path: &std::path::Path,
+    device: &Device,
+) -> Result<Lsnn> {
+    exp.validate()?;
+    exp.network(exp.beta, device)?
+        .try_load_file(path)
+        .map_err(|e| ExperimentError::Load {
+            what: "the meta-trained LSNN",
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+}
+
 /// What `model` answers at the end of an episode of `f`, over a
 /// `grid` × `grid` lattice of the input square (cell centres): rows along
 /// `x_2` (bottom first), columns along `x_1`.
@@ -481,7 +515,17 @@ pub fn run(exp: &L2lRegressionExperiment, device: &Device, ctx: &RunContext) -> 
         &train_device,
         ctx,
     )?;
+    // The path meta-training took (the fused op runs only with gradients).
+    let probe = Tensor::<3>::zeros([2, 1, fam.channels()], &train_device);
+    let path = trained
+        .model
+        .recurrent
+        .try_forward_sequence(probe, None, Record::spikes())?
+        .path;
+    report.note("training_path", &format!("{path:?}"));
     let lsnn = trained.model.valid();
+    save_model(&lsnn, &ctx.path(MODEL_FILE))?;
+    report.note("model", MODEL_FILE);
     let after = episode_curve(&lsnn, &test, true)?;
     let (first_after, last_after) = ends(&after, exp.first_last);
     report.metric("mse_first_examples_after", first_after)?;
