@@ -168,6 +168,13 @@ pub fn experiments() -> Vec<Experiment> {
             bellec2018::l2l_regression::run,
         ),
         Experiment::new(
+            "l2l-navigation",
+            "LSNN meta-reinforcement learning (Bellec et al. 2018): find a hidden goal in an arena, then return to it on later trials, weights fixed (A2C + GAE through whole episodes)",
+            bellec2018::l2l_navigation::NavigationExperiment::default,
+            bellec2018::l2l_navigation::NavigationExperiment::quick,
+            bellec2018::l2l_navigation::run,
+        ),
+        Experiment::new(
             "rls-sines",
             "Kim & Chow 2018 Fig 1-2: RLS makes 200 theta neurons' synaptic drives (and rates) follow sines",
             kc::figures::sines_full,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod function_family;
 pub mod linear_system;
 pub mod mnist;
+pub mod navigation;
 pub mod nonlinear_system;
 pub mod smooth_signal;
 pub mod store_recall;

@@ -8,8 +8,9 @@
 //! regulariser, metrics per iteration and atomic checkpoints that a killed
 //! run resumes from exactly; and the learning-to-learn outer loop
 //! ([`meta`]: a [`TaskFamily`] trained through [`MetaTask`], within-episode
-//! learning curves).
+//! learning curves; [`actor_critic`]: the A2C loss of meta-RL).
 
+pub mod actor_critic;
 pub mod checkpoint;
 pub mod deep_r;
 pub mod deep_r_step;
@@ -20,6 +21,7 @@ pub mod regulariser;
 pub mod schedule;
 pub mod trainer;
 
+pub use actor_critic::{A2cConfig, a2c_loss};
 pub use checkpoint::{Checkpoint, TrainState};
 pub use deep_r::{DeepR, DeepRConfig, RewiredMatrix, clip_by_global_norm};
 pub use deep_r_step::{DeepRStep, RewiredModel};

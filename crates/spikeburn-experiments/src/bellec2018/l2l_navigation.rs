@@ -1,0 +1,569 @@
+//! Meta-reinforcement learning (Bellec et al. 2018): an LSNN agent in a
+//! 2-D arena ([`Arena`]) searches for a hidden goal; after it finds it and
+//! is put back at a random place, it can run straight back on the later
+//! trials of the episode — with its weights fixed, if its activity and
+//! adaptation hold where the goal was.
+//!
+//! The agent ([`NavigationAgent`]): a recurrent LIF + ALIF layer, and one
+//! linear readout of its rates during a move giving the policy's logits
+//! (four moves) and the value. A move lasts `ms_per_move` network steps
+//! (1 ms), during which the observation (place cells, last reward, last
+//! action) arrives as Poisson spikes; the readout of the move's mean rates
+//! decides the next action.
+//!
+//! The outer loop: A2C with GAE ([`a2c_loss`]) on a batch of fresh
+//! episodes (goals) per iteration, BPTT through the whole episode. The
+//! rollout is closed-loop, move by move, and runs on the autodiff device:
+//! the gradient pass differentiates exactly the network the rollout ran
+//! (the same steps, the same spikes). It runs on the layer's per-step path
+//! — the fused op runs a whole sequence from rest, and the rollout must
+//! stop after every move to choose the next action.
+//!
+//! Scores, on held-out episodes: the length (moves) of the first trial and
+//! the mean length of the later ones, an unfinished trial counting with its
+//! censored length ([`trial_lengths`]); the fraction of trials that reached
+//! the goal; reward per episode. Every agent — before meta-training,
+//! LIF-only, a random walk — is scored the same way on the same goals.
+
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use burn::tensor::activation::softmax;
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+use spikeburn_core::layer::{Record, RecurrentSpiking, RecurrentSpikingConfig};
+use spikeburn_core::neuron::{Alif, AlifConfig, InputScaling};
+use spikeburn_plot::{Figure, LineChart, Series};
+use spikeburn_tasks::navigation::{Arena, Environment, trial_lengths};
+use spikeburn_train::{
+    A2cConfig, AdamStep, BpttTrainer, GradientClipping, StepDecay, StepOutput, Task, TrainerConfig,
+    a2c_loss,
+};
+
+use crate::error::{ExperimentError, Result};
+use crate::report::Report;
+use crate::run::RunContext;
+use crate::validation::{self as v, Validate};
+
+/// The arena, the agent and the outer loop.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NavigationExperiment {
+    /// The arena.
+    pub arena: Arena,
+    /// Moves per episode.
+    pub moves: usize,
+    /// Network steps (ms) per move.
+    pub ms_per_move: usize,
+    /// LIF neurons.
+    pub n_lif: usize,
+    /// ALIF neurons.
+    pub n_alif: usize,
+    /// Membrane time constant (ms).
+    pub tau_mem: f64,
+    /// Adaptation time constant (ms), of the order of an episode.
+    pub tau_adapt: f64,
+    /// Adaptation strength.
+    pub beta: f64,
+    /// Base threshold.
+    pub threshold: f64,
+    /// The A2C loss.
+    pub a2c: A2cConfig,
+    /// Episodes per iteration.
+    pub batch: usize,
+    /// Meta-iterations.
+    pub iterations: usize,
+    /// Adam learning rate and its decay.
+    pub schedule: StepDecay,
+    /// Held-out episodes for the scores.
+    pub test_episodes: usize,
+    /// Also meta-train a LIF-only agent.
+    pub lif_only: bool,
+    /// Checkpoint every this many iterations.
+    pub checkpoint_every: usize,
+}
+
+impl Default for NavigationExperiment {
+    fn default() -> Self {
+        Self {
+            arena: Arena::default(),
+            moves: 100,
+            ms_per_move: 10,
+            n_lif: 50,
+            n_alif: 50,
+            tau_mem: 20.0,
+            tau_adapt: 1000.0,
+            beta: 1.8,
+            threshold: 0.01,
+            a2c: A2cConfig::default(),
+            batch: 32,
+            iterations: 5000,
+            schedule: StepDecay::constant(0.003),
+            test_episodes: 128,
+            lif_only: true,
+            checkpoint_every: 50,
+        }
+    }
+}
+
+impl NavigationExperiment {
+    /// The reduced preset: 60 moves, 20 + 20 neurons, 40 iterations
+    /// (plumbing: it does not learn in that budget).
+    pub fn quick() -> Self {
+        Self {
+            moves: 60,
+            n_lif: 20,
+            n_alif: 20,
+            batch: 16,
+            iterations: 40,
+            test_episodes: 64,
+            checkpoint_every: 20,
+            ..Self::default()
+        }
+    }
+
+    fn trainer(&self) -> TrainerConfig {
+        TrainerConfig {
+            iterations: self.iterations,
+            schedule: self.schedule,
+            checkpoint_every: self.checkpoint_every,
+            eval_every: 0,
+        }
+    }
+
+    /// The agent (`beta` 0: LIF-only); Burn's device generator seeded by the
+    /// caller.
+    pub fn agent(&self, beta: f64, device: &Device) -> Result<NavigationAgent> {
+        let n = self.n_lif + self.n_alif;
+        let neuron = AlifConfig::new()
+            .with_tau_mem(self.tau_mem)
+            .with_tau_adapt(self.tau_adapt)
+            .with_threshold(self.threshold)
+            .with_beta(beta)
+            .with_n_lif(self.n_lif)
+            .with_input_scaling(InputScaling::Leaky)
+            .init(n, device)?;
+        Ok(NavigationAgent {
+            network: RecurrentSpikingConfig::new(self.arena.channels(), n).init(neuron, device)?,
+            heads: LinearConfig::new(n, ACTIONS + 1).init(device),
+        })
+    }
+}
+
+const ACTIONS: usize = 4;
+
+impl Validate for NavigationExperiment {
+    fn validate(&self) -> Result<()> {
+        self.arena.validate()?;
+        v::count("moves", self.moves, 1, 100_000)?;
+        v::count("ms_per_move", self.ms_per_move, 1, 1_000)?;
+        v::count("n_lif + n_alif", self.n_lif + self.n_alif, 1, 5_000)?;
+        v::positive("tau_mem", self.tau_mem, 0.0, 1e5)?;
+        v::positive("tau_adapt", self.tau_adapt, 0.0, 1e7)?;
+        v::real("beta", self.beta, 0.0, 100.0)?;
+        v::positive("threshold", self.threshold, 0.0, 100.0)?;
+        self.a2c.validate()?;
+        v::count("batch", self.batch, 1, 4_096)?;
+        v::count("iterations", self.iterations, 1, 10_000_000)?;
+        v::count("test_episodes", self.test_episodes, 1, 100_000)?;
+        v::count("checkpoint_every", self.checkpoint_every, 0, usize::MAX)?;
+        let n = (self.n_lif + self.n_alif) as f64;
+        v::memory(
+            "moves × ms_per_move × batch × neurons",
+            4.0 * 30.0 * (self.moves * self.ms_per_move * self.batch) as f64 * n,
+        )?;
+        self.trainer().validate()?;
+        Ok(())
+    }
+}
+
+/// The agent: a recurrent LIF + ALIF layer and a linear readout of its
+/// rates (policy logits and value).
+#[derive(Module, Debug)]
+pub struct NavigationAgent {
+    /// The recurrent spiking layer.
+    pub network: RecurrentSpiking<Alif>,
+    /// `[n] → [4 logits, value]`.
+    pub heads: Linear,
+}
+
+/// One batch of episodes as the agent lived them.
+struct Rollout {
+    /// `[moves, batch, 4]`.
+    logits: Option<Tensor<3>>,
+    /// `[moves, batch]`.
+    values: Option<Tensor<2>>,
+    /// `[moves][batch]`.
+    actions: Vec<usize>,
+    rewards: Vec<f32>,
+    ended: Vec<bool>,
+    /// Mean rate (Hz).
+    rate_hz: f64,
+    /// The first episode's positions, one per move (and the start).
+    path: Vec<[f64; 2]>,
+    goal: [f64; 2],
+}
+
+/// Poisson spikes `[steps, batch, channels]` of `rates` (Hz) at 1-ms steps.
+fn poisson(
+    rates: &[f32],
+    steps: usize,
+    batch: usize,
+    rng: &mut StdRng,
+    device: &Device,
+) -> Tensor<3> {
+    let c = rates.len() / batch;
+    let mut z = vec![0f32; steps * rates.len()];
+    for t in 0..steps {
+        for (i, r) in rates.iter().enumerate() {
+            z[t * batch * c + i] = (rng.random::<f32>() < r * 1e-3) as u8 as f32;
+        }
+    }
+    Tensor::from_data(TensorData::new(z, [steps, batch, c]), device)
+}
+
+/// Who acts: the agent, or a uniform random walk.
+enum Actor<'a> {
+    Agent(&'a NavigationAgent),
+    RandomWalk,
+}
+
+fn rollout(
+    exp: &NavigationExperiment,
+    actor: Actor,
+    batch: usize,
+    rng: &mut StdRng,
+    device: &Device,
+) -> Result<Rollout> {
+    let mut env = exp.arena.episodes(batch)?;
+    let mut obs = env.reset(rng);
+    let mut state = None;
+    let (mut logits, mut values) = (vec![], vec![]);
+    let mut out = Rollout {
+        logits: None,
+        values: None,
+        actions: Vec::with_capacity(exp.moves * batch),
+        rewards: Vec::with_capacity(exp.moves * batch),
+        ended: Vec::with_capacity(exp.moves * batch),
+        rate_hz: 0.0,
+        path: vec![env.position[0]],
+        goal: env.goal[0],
+    };
+    let mut spikes_sum = 0.0;
+    for _ in 0..exp.moves {
+        let actions: Vec<usize> = match &actor {
+            Actor::RandomWalk => (0..batch).map(|_| rng.random_range(0..ACTIONS)).collect(),
+            Actor::Agent(agent) => {
+                let x = poisson(&obs, exp.ms_per_move, batch, rng, device);
+                let trace =
+                    agent
+                        .network
+                        .try_forward_sequence(x, state.take(), Record::spikes())?;
+                state = Some(trace.final_state);
+                let rates = trace.spikes.mean_dim(0).squeeze_dim::<2>(0);
+                spikes_sum += rates.clone().mean().into_scalar::<f32>() as f64;
+                let y = agent.heads.forward(rates);
+                let l = y.clone().slice(s![.., 0..ACTIONS]);
+                let v = y.slice(s![.., ACTIONS..ACTIONS + 1]).reshape([batch]);
+                let p: Vec<f32> = softmax(l.clone().detach(), 1)
+                    .into_data()
+                    .convert::<f32>()
+                    .try_to_vec::<f32>()
+                    .map_err(|e| ExperimentError::NonFinite {
+                        what: format!("policy read back ({e:?})"),
+                        value: f64::NAN,
+                    })?;
+                logits.push(l.unsqueeze_dim::<3>(0));
+                values.push(v.unsqueeze_dim::<2>(0));
+                p.chunks(ACTIONS)
+                    .map(|pb| {
+                        let u = rng.random::<f32>();
+                        let mut acc = 0.0;
+                        pb.iter()
+                            .position(|&q| {
+                                acc += q;
+                                u < acc
+                            })
+                            .unwrap_or(ACTIONS - 1)
+                    })
+                    .collect()
+            }
+        };
+        let t = env.step(&actions, rng)?;
+        out.path.push(if t.trial_ended[0] {
+            // Show where the goal was hit, not where the agent was put back.
+            out.goal
+        } else {
+            env.position[0]
+        });
+        out.actions.extend(&actions);
+        out.rewards.extend(&t.reward);
+        out.ended.extend(&t.trial_ended);
+        obs = t.observation;
+    }
+    if !logits.is_empty() {
+        out.logits = Some(Tensor::cat(logits, 0));
+        out.values = Some(Tensor::cat(values, 0));
+        out.rate_hz = spikes_sum / exp.moves as f64 * 1000.0;
+    }
+    Ok(out)
+}
+
+/// How a set of episodes went.
+#[derive(Clone, Copy, Debug)]
+struct Scores {
+    /// Mean length (moves) of the first trial, censored.
+    first: f64,
+    /// Mean length of the later trials (over the episodes that have any),
+    /// censored.
+    later: f64,
+    /// Completed trials over all trials.
+    reached: f64,
+    /// Goals reached per episode.
+    reward: f64,
+}
+
+/// The scores of episodes from their per-move `trial_ended` flags
+/// `[moves][batch]`.
+fn scores(ended: &[bool], moves: usize, batch: usize) -> Scores {
+    let (mut first, mut later, mut n_later) = (0.0, 0.0, 0usize);
+    let (mut reached, mut trials, mut reward) = (0usize, 0usize, 0.0);
+    for b in 0..batch {
+        let flags: Vec<bool> = (0..moves).map(|t| ended[t * batch + b]).collect();
+        let (lengths, completed) = trial_lengths(&flags);
+        first += lengths[0] as f64;
+        if lengths.len() > 1 {
+            later += lengths[1..].iter().sum::<usize>() as f64 / (lengths.len() - 1) as f64;
+            n_later += 1;
+        }
+        reached += completed;
+        trials += lengths.len();
+        reward += completed as f64;
+    }
+    Scores {
+        first: first / batch as f64,
+        later: if n_later > 0 {
+            later / n_later as f64
+        } else {
+            moves as f64
+        },
+        reached: reached as f64 / trials as f64,
+        reward: reward / batch as f64,
+    }
+}
+
+struct NavigationTask<'a> {
+    exp: &'a NavigationExperiment,
+    seed: u64,
+    device: Device,
+}
+
+impl Task<NavigationAgent> for NavigationTask<'_> {
+    fn train_step(
+        &mut self,
+        agent: &NavigationAgent,
+        it: usize,
+    ) -> spikeburn_train::error::Result<StepOutput> {
+        let exp = self.exp;
+        let mut rng = crate::run::batch_rng(self.seed, it);
+        let r = rollout(exp, Actor::Agent(agent), exp.batch, &mut rng, &self.device)?;
+        let (logits, values) = (
+            r.logits.expect("the agent acted"),
+            r.values.expect("the agent acted"),
+        );
+        let (loss, mut parts) = a2c_loss(logits, values, &r.actions, &r.rewards, &exp.a2c)?;
+        let sc = scores(&r.ended, exp.moves, exp.batch);
+        parts.extend([
+            ("reward_per_episode".to_string(), sc.reward),
+            ("steps_first_trial".to_string(), sc.first),
+            ("steps_later_trials".to_string(), sc.later),
+            ("goal_reached_fraction".to_string(), sc.reached),
+            ("rate_hz".to_string(), r.rate_hz),
+        ]);
+        Ok((loss, parts))
+    }
+}
+
+/// An agent on the held-out episodes: its scores, and the first
+/// episode's path and goal.
+struct Evaluation {
+    scores: Scores,
+    path: Vec<[f64; 2]>,
+    goal: [f64; 2],
+}
+
+/// Scores of `actor` on the held-out episodes (goals from `seed`).
+fn evaluate(
+    exp: &NavigationExperiment,
+    actor: Actor,
+    seed: u64,
+    device: &Device,
+) -> Result<Evaluation> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x7E57_60A1);
+    let r = rollout(exp, actor, exp.test_episodes, &mut rng, device)?;
+    Ok(Evaluation {
+        scores: scores(&r.ended, exp.moves, exp.test_episodes),
+        path: r.path,
+        goal: r.goal,
+    })
+}
+
+fn put(report: &mut Report, suffix: &str, s: Scores) -> Result<()> {
+    report.metric(&format!("steps_to_goal_first_trial{suffix}"), s.first)?;
+    report.metric(&format!("steps_to_goal_later_trials{suffix}"), s.later)?;
+    report.metric(&format!("goal_reached_fraction{suffix}"), s.reached)?;
+    report.metric(&format!("reward_per_episode{suffix}"), s.reward)
+}
+
+/// A meta-trained agent, its seconds per iteration, its reward curve.
+struct Trained {
+    agent: NavigationAgent,
+    sec_per_iter: f64,
+    curve: Vec<(f64, f64)>,
+}
+
+fn train(
+    exp: &NavigationExperiment,
+    agent: NavigationAgent,
+    name: &str,
+    device: &Device,
+    ctx: &RunContext,
+) -> Result<Trained> {
+    let dir = ctx.path(name);
+    std::fs::create_dir_all(&dir).map_err(|e| ExperimentError::io("create", &dir, e))?;
+    let trainer = BpttTrainer::new(exp.trainer())?
+        .with_checkpoints(dir.join("checkpoint"))
+        .with_metrics_log(dir.join("metrics.jsonl"));
+    let mut task = NavigationTask {
+        exp,
+        seed: ctx.seed,
+        device: device.clone(),
+    };
+    let mut adam = AdamStep::new(GradientClipping::GlobalNorm { max_norm: 1.0 })?;
+    ctx.observer
+        .start(&format!("l2l-navigation ({name})"), exp.iterations as u64);
+    let start = std::time::Instant::now();
+    let fitted = trainer.fit(agent, &mut adam, &mut task, ctx.seed, ctx.resume, |r| {
+        ctx.observer.advance(&format!(
+            "reward {:.2} first {:.1} later {:.1}",
+            r.get("reward_per_episode").unwrap_or(f64::NAN),
+            r.get("steps_first_trial").unwrap_or(f64::NAN),
+            r.get("steps_later_trials").unwrap_or(f64::NAN),
+        ));
+    })?;
+    ctx.observer.finish();
+    let done = exp.iterations.saturating_sub(fitted.resumed_at).max(1) as f64;
+    let curve = fitted
+        .history
+        .iter()
+        .filter_map(|r| r.get("reward_per_episode").map(|v| (r.iteration as f64, v)))
+        .collect();
+    Ok(Trained {
+        agent: fitted.model,
+        sec_per_iter: start.elapsed().as_secs_f64() / done,
+        curve,
+    })
+}
+
+/// Meta-trains the agent (and the LIF-only one) and scores every agent on
+/// the same held-out goals. Metrics: `steps_to_goal_first_trial`,
+/// `steps_to_goal_later_trials`, `goal_reached_fraction`,
+/// `reward_per_episode` (meta-trained LSNN), the same with `_before`,
+/// `_lif_only`, `_random_walk`; `sec_per_iter`. Resumes with `--resume`.
+pub fn run(exp: &NavigationExperiment, device: &Device, ctx: &RunContext) -> Result<Report> {
+    exp.validate()?;
+    ctx.prepare(exp)?;
+    let mut report = Report::new("l2l-navigation", ctx);
+    let base = device.clone().without_autodiff();
+    let train_device = device.clone().autodiff();
+
+    put(
+        &mut report,
+        "_random_walk",
+        evaluate(exp, Actor::RandomWalk, ctx.seed, &base)?.scores,
+    )?;
+    train_device.seed(ctx.seed);
+    let agent = exp.agent(exp.beta, &train_device)?;
+    put(
+        &mut report,
+        "_before",
+        evaluate(exp, Actor::Agent(&agent.valid()), ctx.seed, &base)?.scores,
+    )?;
+    let trained = train(exp, agent, "lsnn", &train_device, ctx)?;
+    let Evaluation {
+        scores: after,
+        path,
+        goal,
+    } = evaluate(exp, Actor::Agent(&trained.agent.valid()), ctx.seed, &base)?;
+    put(&mut report, "", after)?;
+    report.metric("sec_per_iter", trained.sec_per_iter)?;
+    report.count("iterations", exp.iterations);
+    report.count("episodes_per_iteration", exp.batch);
+    let mut training = vec![Series::new("LSNN", trained.curve)];
+    if exp.lif_only {
+        train_device.seed(ctx.seed);
+        let lif = exp.agent(0.0, &train_device)?;
+        let lif = train(exp, lif, "lif_only", &train_device, ctx)?;
+        put(
+            &mut report,
+            "_lif_only",
+            evaluate(exp, Actor::Agent(&lif.agent.valid()), ctx.seed, &base)?.scores,
+        )?;
+        training.push(Series::new("LIF only", lif.curve));
+    }
+    report.figure(
+        "meta_training",
+        Figure::Line(LineChart::new(
+            "meta-training: goals reached per episode",
+            "iteration",
+            "reward per episode",
+            training,
+        )),
+    );
+    // The first held-out episode's path, split at the goal hits; the goal's
+    // outline as a polygon.
+    let mut series = vec![];
+    let mut trial = vec![];
+    for p in &path {
+        trial.push((p[0], p[1]));
+        if *p == goal && trial.len() > 1 {
+            series.push(Series::new(
+                format!("trial {}", series.len() + 1),
+                std::mem::take(&mut trial),
+            ));
+        }
+    }
+    if trial.len() > 1 {
+        series.push(Series::new(
+            format!("trial {} (unfinished)", series.len() + 1),
+            trial,
+        ));
+    }
+    series.truncate(6);
+    let r = exp.arena.goal_radius;
+    series.push(Series::new(
+        "goal",
+        (0..=32)
+            .map(|k| {
+                let a = std::f64::consts::TAU * k as f64 / 32.0;
+                (goal[0] + r * a.cos(), goal[1] + r * a.sin())
+            })
+            .collect(),
+    ));
+    report.figure(
+        "trajectories",
+        Figure::Line(LineChart::new(
+            "a held-out episode: the meta-trained agent's trials",
+            "x",
+            "y",
+            series,
+        )),
+    );
+    report.paper(
+        "claim",
+        "after meta-training, later trials go straight to the remembered goal (exploration, then exploitation)",
+    );
+    Ok(report.finish())
+}

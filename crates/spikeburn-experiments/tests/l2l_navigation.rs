@@ -1,0 +1,79 @@
+//! The meta-RL navigation experiment (Bellec et al. 2018) through the
+//! library API.
+
+use spikeburn_experiments::Validate;
+use spikeburn_experiments::bellec2018::l2l_navigation::{NavigationExperiment, run};
+use spikeburn_tasks::navigation::Arena;
+
+/// A tiny run end to end (plumbing: two meta-iterations learn nothing):
+/// every agent is scored on the same held-out goals, with censored trial
+/// lengths within the episode, and the meta-training checkpoints.
+#[test]
+fn l2l_navigation_scores_every_agent_the_same_way() {
+    let exp = NavigationExperiment {
+        moves: 30,
+        n_lif: 6,
+        n_alif: 6,
+        batch: 4,
+        iterations: 2,
+        test_episodes: 16,
+        checkpoint_every: 1,
+        ..NavigationExperiment::quick()
+    };
+    let dir = std::env::temp_dir().join(format!("spikeburn-nav-{}", std::process::id()));
+    let ctx = spikeburn_experiments::RunContext::new(&dir);
+    let report = run(&exp, &burn::prelude::Device::default(), &ctx).unwrap();
+    for suffix in ["", "_before", "_lif_only", "_random_walk"] {
+        let m = |k: &str| {
+            let key = format!("{k}{suffix}");
+            report.get(&key).unwrap_or_else(|| panic!("{key} missing"))
+        };
+        for k in ["steps_to_goal_first_trial", "steps_to_goal_later_trials"] {
+            assert!((1.0..=30.0).contains(&m(k)), "{k}{suffix} = {}", m(k));
+        }
+        assert!((0.0..=1.0).contains(&m("goal_reached_fraction")));
+        assert!(m("reward_per_episode") >= 0.0);
+    }
+    assert!(report.get("sec_per_iter").unwrap() > 0.0);
+    assert!(dir.join("lsnn/checkpoint/LATEST").exists());
+    assert!(dir.join("lif_only/metrics.jsonl").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_navigation_configs_are_refused_by_name() {
+    let ok = NavigationExperiment::quick();
+    assert!(ok.validate().is_ok());
+    for (bad, name) in [
+        (
+            NavigationExperiment {
+                moves: 0,
+                ..ok.clone()
+            },
+            "moves",
+        ),
+        (
+            NavigationExperiment {
+                arena: Arena {
+                    side: 0.0,
+                    ..Arena::default()
+                },
+                ..ok.clone()
+            },
+            "side",
+        ),
+        (
+            NavigationExperiment {
+                arena: Arena {
+                    goal_radius: 2.0,
+                    ..Arena::default()
+                },
+                ..ok.clone()
+            },
+            "goal_radius",
+        ),
+    ] {
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains(name), "{e}");
+    }
+}

@@ -1,0 +1,385 @@
+//! Meta-reinforcement learning (Bellec et al. 2018): an agent in a 2-D
+//! arena searches for a hidden goal, is put back at a random place when it
+//! finds it, and can go straight back to it on the episode's later trials —
+//! if it remembers where it was.
+//!
+//! [`Environment`] is the small batched reset/step interface an agent loop
+//! drives (implement it for your own environment); [`Arena`] is the
+//! water-maze-like arena of the paper:
+//!
+//! - a square `[0, side]²` with walls (a move into a wall stops at it);
+//! - a goal disc of radius `goal_radius`, drawn uniformly (fully inside the
+//!   arena) per episode and never shown;
+//! - four actions (north, east, south, west), each a move of `speed`
+//!   (the paper's agent moves continuously; discrete moves are our
+//!   simplification);
+//! - entering the goal gives reward 1 and puts the agent at a uniformly
+//!   drawn place outside the goal: the next trial starts;
+//! - the episode lasts a fixed number of moves, whatever the trials.
+//!
+//! Observation (firing rates, Hz, per channel): `place_cells²` place cells
+//! on a regular grid (Gaussian tuning, width the grid spacing, peak
+//! `max_rate_hz`), one channel at `max_rate_hz` on the move after a reward,
+//! and one channel per action at `max_rate_hz` for the action just taken —
+//! the inputs a meta-RL agent needs to learn in its activity where the goal
+//! was.
+
+use rand::RngExt;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+use crate::{Result, TasksError};
+
+/// What one step of a batched environment returns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transition {
+    /// Observations `[batch][channels]` (row-major), as rates in Hz.
+    pub observation: Vec<f32>,
+    /// Reward of each episode's move.
+    pub reward: Vec<f32>,
+    /// Whether the move ended a trial (the goal was reached).
+    pub trial_ended: Vec<bool>,
+}
+
+/// A batch of episodes an agent acts in, move by move.
+pub trait Environment {
+    /// Observation channels.
+    fn channels(&self) -> usize;
+    /// Discrete actions.
+    fn actions(&self) -> usize;
+    /// Episodes in the batch.
+    fn batch(&self) -> usize;
+    /// Starts new episodes; returns the first observations.
+    fn reset(&mut self, rng: &mut StdRng) -> Vec<f32>;
+    /// Applies one action per episode (`actions[b] < actions()`).
+    fn step(&mut self, actions: &[usize], rng: &mut StdRng) -> Result<Transition>;
+}
+
+/// The arena's geometry and encoding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Arena {
+    /// Side of the square arena.
+    pub side: f64,
+    /// Radius of the goal disc.
+    pub goal_radius: f64,
+    /// Length of a move.
+    pub speed: f64,
+    /// Place cells per side.
+    pub place_cells: usize,
+    /// Peak rate of every channel (Hz).
+    pub max_rate_hz: f64,
+}
+
+impl Default for Arena {
+    fn default() -> Self {
+        Self {
+            side: 1.0,
+            goal_radius: 0.15,
+            speed: 0.1,
+            place_cells: 6,
+            max_rate_hz: 200.0,
+        }
+    }
+}
+
+/// Moves: north, east, south, west.
+const MOVES: [(f64, f64); 4] = [(0.0, 1.0), (1.0, 0.0), (0.0, -1.0), (-1.0, 0.0)];
+
+impl Arena {
+    /// Refuses an empty arena, a goal that does not fit in it, moves of
+    /// length 0 or longer than the arena, and an encoding without channels.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.side.is_finite() && self.side > 0.0) {
+            return Err(TasksError::invalid("side", self.side, "an arena side > 0"));
+        }
+        if !(self.goal_radius.is_finite()
+            && self.goal_radius > 0.0
+            && 2.0 * self.goal_radius < self.side)
+        {
+            return Err(TasksError::invalid(
+                "goal_radius",
+                self.goal_radius,
+                format!("a radius in (0, side / 2 = {})", self.side / 2.0),
+            ));
+        }
+        if !(self.speed.is_finite() && self.speed > 0.0 && self.speed <= self.side) {
+            return Err(TasksError::invalid(
+                "speed",
+                self.speed,
+                format!("a move length in (0, side = {}]", self.side),
+            ));
+        }
+        if self.place_cells == 0 {
+            return Err(TasksError::invalid("place_cells", 0, "at least 1 per side"));
+        }
+        if !(self.max_rate_hz.is_finite() && self.max_rate_hz > 0.0 && self.max_rate_hz <= 1000.0) {
+            return Err(TasksError::invalid(
+                "max_rate_hz",
+                self.max_rate_hz,
+                "a rate in (0, 1000] Hz",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Channels: the place cells, the reward channel, one per action.
+    pub fn channels(&self) -> usize {
+        self.place_cells * self.place_cells + 1 + MOVES.len()
+    }
+
+    /// `batch` episodes of this arena (validated).
+    pub fn episodes(&self, batch: usize) -> Result<ArenaEpisodes> {
+        self.validate()?;
+        if batch == 0 {
+            return Err(TasksError::invalid("batch", 0, "at least 1 episode"));
+        }
+        Ok(ArenaEpisodes {
+            arena: self.clone(),
+            position: vec![[0.0; 2]; batch],
+            goal: vec![[0.0; 2]; batch],
+            last_reward: vec![false; batch],
+            last_action: vec![None; batch],
+        })
+    }
+
+    fn in_goal(&self, p: [f64; 2], goal: [f64; 2]) -> bool {
+        (p[0] - goal[0]).powi(2) + (p[1] - goal[1]).powi(2) < self.goal_radius.powi(2)
+    }
+
+    fn draw_outside(&self, goal: [f64; 2], rng: &mut StdRng) -> [f64; 2] {
+        loop {
+            let p = [0, 1].map(|_| self.side * rng.random::<f64>());
+            if !self.in_goal(p, goal) {
+                return p;
+            }
+        }
+    }
+}
+
+/// A batch of episodes in an [`Arena`]: positions, hidden goals.
+#[derive(Clone, Debug)]
+pub struct ArenaEpisodes {
+    arena: Arena,
+    /// Agent positions.
+    pub position: Vec<[f64; 2]>,
+    /// Goal centres (hidden from the agent).
+    pub goal: Vec<[f64; 2]>,
+    last_reward: Vec<bool>,
+    last_action: Vec<Option<usize>>,
+}
+
+impl ArenaEpisodes {
+    fn observe(&self) -> Vec<f32> {
+        let a = &self.arena;
+        let (k, c) = (a.place_cells, a.channels());
+        let spacing = a.side / k as f64;
+        let mut obs = vec![0f32; self.position.len() * c];
+        for (b, p) in self.position.iter().enumerate() {
+            let row = &mut obs[b * c..(b + 1) * c];
+            for i in 0..k {
+                for j in 0..k {
+                    let centre = [(i as f64 + 0.5) * spacing, (j as f64 + 0.5) * spacing];
+                    let d2 = (p[0] - centre[0]).powi(2) + (p[1] - centre[1]).powi(2);
+                    row[i * k + j] = (a.max_rate_hz * (-0.5 * d2 / spacing.powi(2)).exp()) as f32;
+                }
+            }
+            if self.last_reward[b] {
+                row[k * k] = a.max_rate_hz as f32;
+            }
+            if let Some(m) = self.last_action[b] {
+                row[k * k + 1 + m] = a.max_rate_hz as f32;
+            }
+        }
+        obs
+    }
+}
+
+impl Environment for ArenaEpisodes {
+    fn channels(&self) -> usize {
+        self.arena.channels()
+    }
+
+    fn actions(&self) -> usize {
+        MOVES.len()
+    }
+
+    fn batch(&self) -> usize {
+        self.position.len()
+    }
+
+    fn reset(&mut self, rng: &mut StdRng) -> Vec<f32> {
+        let a = self.arena.clone();
+        for b in 0..self.batch() {
+            let r = a.goal_radius;
+            self.goal[b] = [0, 1].map(|_| r + (a.side - 2.0 * r) * rng.random::<f64>());
+            self.position[b] = a.draw_outside(self.goal[b], rng);
+            self.last_reward[b] = false;
+            self.last_action[b] = None;
+        }
+        self.observe()
+    }
+
+    fn step(&mut self, actions: &[usize], rng: &mut StdRng) -> Result<Transition> {
+        if actions.len() != self.batch() {
+            return Err(TasksError::invalid(
+                "actions",
+                actions.len(),
+                format!("one action per episode ({})", self.batch()),
+            ));
+        }
+        if let Some(&bad) = actions.iter().find(|&&m| m >= MOVES.len()) {
+            return Err(TasksError::invalid("action", bad, "0 ..= 3 (N, E, S, W)"));
+        }
+        let a = self.arena.clone();
+        let mut reward = vec![0f32; self.batch()];
+        let mut ended = vec![false; self.batch()];
+        for (b, &m) in actions.iter().enumerate() {
+            let (dx, dy) = MOVES[m];
+            let p = &mut self.position[b];
+            p[0] = (p[0] + a.speed * dx).clamp(0.0, a.side);
+            p[1] = (p[1] + a.speed * dy).clamp(0.0, a.side);
+            let reached = a.in_goal(*p, self.goal[b]);
+            if reached {
+                reward[b] = 1.0;
+                ended[b] = true;
+                self.position[b] = a.draw_outside(self.goal[b], rng);
+            }
+            self.last_reward[b] = reached;
+            self.last_action[b] = Some(m);
+        }
+        Ok(Transition {
+            observation: self.observe(),
+            reward,
+            trial_ended: ended,
+        })
+    }
+}
+
+/// Trial lengths (moves) of one episode from its per-move `trial_ended`
+/// flags: every completed trial, then the unfinished last one with its
+/// censored length (the moves it had when the episode ended), if any.
+/// Returns `(lengths, completed)`.
+pub fn trial_lengths(ended: &[bool]) -> (Vec<usize>, usize) {
+    let mut lengths = vec![];
+    let mut current = 0;
+    for &e in ended {
+        current += 1;
+        if e {
+            lengths.push(current);
+            current = 0;
+        }
+    }
+    let completed = lengths.len();
+    if current > 0 {
+        lengths.push(current);
+    }
+    (lengths, completed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn moves_stop_at_walls_and_the_goal_rewards_and_teleports() {
+        let arena = Arena::default();
+        let mut env = arena.episodes(1).unwrap();
+        let mut rng = StdRng::seed_from_u64(1);
+        env.reset(&mut rng);
+        // Put the agent near the west wall, far from a known goal.
+        env.goal[0] = [0.8, 0.8];
+        env.position[0] = [0.05, 0.2];
+        let t = env.step(&[3], &mut rng).unwrap();
+        assert_eq!(env.position[0], [0.0, 0.2]);
+        assert_eq!(t.reward, vec![0.0]);
+        // Walk east and north into the goal.
+        let mut rewarded = false;
+        for m in [1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0] {
+            let t = env.step(&[m], &mut rng).unwrap();
+            if t.reward[0] > 0.0 {
+                rewarded = true;
+                assert!(t.trial_ended[0]);
+                assert!(
+                    !arena.in_goal(env.position[0], env.goal[0]),
+                    "teleported outside"
+                );
+                // The reward channel fires on the next observation.
+                let k = arena.place_cells;
+                assert_eq!(t.observation[k * k], 200.0);
+                break;
+            }
+        }
+        assert!(rewarded, "the path east then north crosses the goal");
+        assert!(env.step(&[4], &mut rng).is_err());
+        assert!(env.step(&[0, 1], &mut rng).is_err());
+    }
+
+    #[test]
+    fn place_cells_peak_at_the_agent_and_goals_fit_in_the_arena() {
+        let arena = Arena::default();
+        let mut env = arena.episodes(64).unwrap();
+        let mut rng = StdRng::seed_from_u64(2);
+        let obs = env.reset(&mut rng);
+        let (k, c) = (arena.place_cells, arena.channels());
+        for b in 0..64 {
+            let g = env.goal[b];
+            assert!(g.iter().all(|v| *v >= 0.15 && *v <= 0.85), "{g:?}");
+            let row = &obs[b * c..b * c + k * k];
+            let best = (0..k * k)
+                .max_by(|&i, &j| row[i].total_cmp(&row[j]))
+                .unwrap();
+            let p = env.position[b];
+            let cell = |v: f64| ((v * k as f64) as usize).min(k - 1);
+            assert_eq!(best, cell(p[0]) * k + cell(p[1]), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn censored_trials_count_with_their_length() {
+        let e = [false, false, true, false, true, false, false];
+        assert_eq!(trial_lengths(&e), (vec![3, 2, 2], 2));
+        assert_eq!(trial_lengths(&[false; 4]), (vec![4], 0));
+        assert_eq!(trial_lengths(&[true, true]), (vec![1, 1], 2));
+    }
+
+    #[test]
+    fn bad_arenas_are_refused_by_name() {
+        let ok = Arena::default();
+        for (bad, name) in [
+            (
+                Arena {
+                    side: 0.0,
+                    ..ok.clone()
+                },
+                "side",
+            ),
+            (
+                Arena {
+                    goal_radius: 0.6,
+                    ..ok.clone()
+                },
+                "goal_radius",
+            ),
+            (
+                Arena {
+                    speed: 0.0,
+                    ..ok.clone()
+                },
+                "speed",
+            ),
+            (
+                Arena {
+                    place_cells: 0,
+                    ..ok.clone()
+                },
+                "place_cells",
+            ),
+        ] {
+            let e = bad.validate().unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+        }
+        assert!(ok.episodes(0).unwrap_err().to_string().contains("batch"));
+    }
+}
