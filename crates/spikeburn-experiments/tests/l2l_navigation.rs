@@ -23,7 +23,7 @@ fn l2l_navigation_scores_every_agent_the_same_way() {
     let dir = std::env::temp_dir().join(format!("spikeburn-nav-{}", std::process::id()));
     let ctx = spikeburn_experiments::RunContext::new(&dir);
     let report = run(&exp, &burn::prelude::Device::default(), &ctx).unwrap();
-    for suffix in ["", "_before", "_lif_only", "_random_walk"] {
+    for suffix in ["", "_before", "_lif_only", "_random_walk", "_memory_wiped"] {
         let m = |k: &str| {
             let key = format!("{k}{suffix}");
             report.get(&key).unwrap_or_else(|| panic!("{key} missing"))

@@ -33,8 +33,8 @@ use burn::tensor::activation::softmax;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
-use spikeburn_core::layer::{Record, RecurrentSpiking, RecurrentSpikingConfig};
-use spikeburn_core::neuron::{Alif, AlifConfig, InputScaling};
+use spikeburn_core::layer::{LayerState, Record, RecurrentSpiking, RecurrentSpikingConfig};
+use spikeburn_core::neuron::{Alif, AlifConfig, AlifState, InputScaling};
 use spikeburn_plot::{Figure, LineChart, Series};
 use spikeburn_tasks::navigation::{Arena, Environment, trial_lengths};
 use spikeburn_train::{
@@ -224,10 +224,33 @@ fn poisson(
     Tensor::from_data(TensorData::new(z, [steps, batch, c]), device)
 }
 
-/// Who acts: the agent, or a uniform random walk.
+/// Who acts: the agent, the agent whose network state is wiped back to
+/// rest whenever it reaches the goal (so no trial can use what an earlier
+/// one found: the control for memory), or a uniform random walk.
 enum Actor<'a> {
     Agent(&'a NavigationAgent),
+    Wiped(&'a NavigationAgent),
     RandomWalk,
+}
+
+/// `state` with the rows of the episodes in `ended` put back at rest.
+fn wipe(state: LayerState<AlifState>, ended: &[bool], threshold: f64) -> LayerState<AlifState> {
+    let device = state.neuron.membrane.device();
+    let keep: Vec<f32> = ended.iter().map(|&e| if e { 0.0 } else { 1.0 }).collect();
+    let keep = Tensor::<2>::from_data(TensorData::new(keep, [ended.len(), 1]), &device);
+    let rest = keep.clone().neg() + 1.0;
+    let n = state.neuron;
+    LayerState {
+        neuron: AlifState {
+            membrane: n.membrane * keep.clone(),
+            spikes: n.spikes * keep.clone(),
+            adaptation: n.adaptation * keep.clone(),
+            threshold: n.threshold * keep.clone() + rest * threshold,
+            refractory: n.refractory * keep,
+        },
+        synaptic: state.synaptic,
+        pending: state.pending,
+    }
 }
 
 fn rollout(
@@ -255,7 +278,7 @@ fn rollout(
     for _ in 0..exp.moves {
         let actions: Vec<usize> = match &actor {
             Actor::RandomWalk => (0..batch).map(|_| rng.random_range(0..ACTIONS)).collect(),
-            Actor::Agent(agent) => {
+            Actor::Agent(agent) | Actor::Wiped(agent) => {
                 let x = poisson(&obs, exp.ms_per_move, batch, rng, device);
                 let trace =
                     agent
@@ -292,6 +315,9 @@ fn rollout(
             }
         };
         let t = env.step(&actions, rng)?;
+        if let (Actor::Wiped(_), Some(st)) = (&actor, state.take()) {
+            state = Some(wipe(st, &t.trial_ended, exp.threshold));
+        }
         out.path.push(if t.trial_ended[0] {
             // Show where the goal was hit, not where the agent was put back.
             out.goal
@@ -471,7 +497,10 @@ fn train(
 /// the same held-out goals. Metrics: `steps_to_goal_first_trial`,
 /// `steps_to_goal_later_trials`, `goal_reached_fraction`,
 /// `reward_per_episode` (meta-trained LSNN), the same with `_before`,
-/// `_lif_only`, `_random_walk`; `sec_per_iter`. Resumes with `--resume`.
+/// `_lif_only`, `_random_walk`, and `_memory_wiped` (the meta-trained
+/// agent with its network state put back at rest after every goal: later
+/// trials shorter than this agent's are what memory buys, beyond the
+/// censoring that shortens every agent's later trials); `sec_per_iter`. Resumes with `--resume`.
 pub fn run(exp: &NavigationExperiment, device: &Device, ctx: &RunContext) -> Result<Report> {
     exp.validate()?;
     ctx.prepare(exp)?;
@@ -498,6 +527,11 @@ pub fn run(exp: &NavigationExperiment, device: &Device, ctx: &RunContext) -> Res
         goal,
     } = evaluate(exp, Actor::Agent(&trained.agent.valid()), ctx.seed, &base)?;
     put(&mut report, "", after)?;
+    put(
+        &mut report,
+        "_memory_wiped",
+        evaluate(exp, Actor::Wiped(&trained.agent.valid()), ctx.seed, &base)?.scores,
+    )?;
     report.metric("sec_per_iter", trained.sec_per_iter)?;
     report.count("iterations", exp.iterations);
     report.count("episodes_per_iteration", exp.batch);

@@ -141,14 +141,11 @@ impl AutoencodeExperiment {
     fn trainer(&self) -> TrainerConfig {
         TrainerConfig {
             iterations: self.iterations,
-            schedule: if self.decay_every == 0 {
-                StepDecay::constant(self.learning_rate)
-            } else {
-                StepDecay {
-                    initial: self.learning_rate,
-                    factor: 0.8,
-                    every: self.decay_every,
-                }
+            // every 0: a constant rate.
+            schedule: StepDecay {
+                initial: self.learning_rate,
+                factor: 0.8,
+                every: self.decay_every,
             },
             checkpoint_every: self.checkpoint_every,
             eval_every: 0,

@@ -169,14 +169,11 @@ impl XorExperiment {
     fn trainer(&self, (iterations, learning_rate, decay_every): Schedule) -> TrainerConfig {
         TrainerConfig {
             iterations,
-            schedule: if decay_every == 0 {
-                StepDecay::constant(learning_rate)
-            } else {
-                StepDecay {
-                    initial: learning_rate,
-                    factor: 0.8,
-                    every: decay_every,
-                }
+            // every 0: a constant rate.
+            schedule: StepDecay {
+                initial: learning_rate,
+                factor: 0.8,
+                every: decay_every,
             },
             checkpoint_every: self.checkpoint_every,
             eval_every: 0,
