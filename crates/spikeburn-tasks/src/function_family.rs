@@ -394,11 +394,11 @@ mod tests {
         let ep = fam.episodes(&fs, &mut rng);
         let (steps, batch, ch) = (fam.steps(), 2, fam.channels());
         assert_eq!(ep.spikes.len(), steps * batch * ch);
-        for b in 0..batch {
+        for (b, f) in fs.iter().enumerate() {
             for e in 0..fam.examples {
                 let y = ep.y[e * batch + b];
                 let x = [ep.x[(e * batch + b) * 2], ep.x[(e * batch + b) * 2 + 1]];
-                assert!((fs[b].eval(x) - y).abs() < 1e-12);
+                assert!((f.eval(x) - y).abs() < 1e-12);
                 // Spike counts per channel over the example.
                 let count = |c: usize| -> f32 {
                     (e * 200..(e + 1) * 200)
