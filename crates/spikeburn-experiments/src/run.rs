@@ -160,3 +160,15 @@ pub fn batch_rng(seed: u64, iteration: usize) -> rand::rngs::StdRng {
             .wrapping_add(iteration as u64 + 1),
     )
 }
+
+/// Mean seconds per training iteration of a fit (over every logged
+/// iteration, those before a resume included); an error if no logged
+/// iteration was timed.
+pub fn timed<M>(fitted: &spikeburn_train::Fitted<M>) -> crate::Result<f64> {
+    fitted
+        .sec_per_iter()
+        .ok_or_else(|| crate::ExperimentError::NonFinite {
+            what: "seconds per iteration (no logged iteration was timed)".into(),
+            value: f64::NAN,
+        })
+}

@@ -280,6 +280,21 @@ pub struct Fitted<M> {
     pub resumed_at: usize,
 }
 
+impl<M> Fitted<M> {
+    /// Mean wall time of a training iteration (forward, backward, update),
+    /// over every logged iteration that recorded it (`iteration_s`, written
+    /// by [`BpttTrainer::fit`]) — a resumed run's earlier ones included, so
+    /// a run that was already finished still reports it; `None` if none did.
+    pub fn sec_per_iter(&self) -> Option<f64> {
+        let times: Vec<f64> = self
+            .history
+            .iter()
+            .filter_map(|r| r.get("iteration_s"))
+            .collect();
+        (!times.is_empty()).then(|| times.iter().sum::<f64>() / times.len() as f64)
+    }
+}
+
 /// BPTT over a [`Task`] with an [`OptimizerStep`]: schedules, metrics,
 /// atomic checkpoints and exact resumption.
 pub struct BpttTrainer {
@@ -387,6 +402,7 @@ impl BpttTrainer {
             None => None,
         };
         for it in start..cfg.iterations {
+            let started = std::time::Instant::now();
             let lr = cfg.schedule.at(it);
             let (loss, metrics) = task.train_step(&model, it)?;
             let loss_value = loss.clone().into_scalar::<f32>() as f64;
@@ -406,6 +422,7 @@ impl BpttTrainer {
                 metrics: metrics
                     .into_iter()
                     .chain(step_metrics)
+                    .chain([("iteration_s".to_string(), started.elapsed().as_secs_f64())])
                     .map(|(k, v)| (k, serde_json::json!(v)))
                     .collect(),
             };

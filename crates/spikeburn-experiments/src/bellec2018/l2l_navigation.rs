@@ -316,7 +316,11 @@ fn rollout(
             }
         };
         let t = env.step(&actions, rng)?;
-        if let (Actor::Wiped(_), Some(st)) = (&actor, state.take()) {
+        // (Only the wiped agent's state is touched: the others carry theirs
+        // across moves.)
+        if let Actor::Wiped(_) = actor
+            && let Some(st) = state.take()
+        {
             state = Some(wipe(st, &t.trial_ended, exp.threshold));
         }
         out.path.push(if t.trial_ended[0] {
@@ -471,7 +475,6 @@ fn train(
     let mut adam = AdamStep::new(GradientClipping::GlobalNorm { max_norm: 1.0 })?;
     ctx.observer
         .start(&format!("l2l-navigation ({name})"), exp.iterations as u64);
-    let start = std::time::Instant::now();
     let fitted = trainer.fit(agent, &mut adam, &mut task, ctx.seed, ctx.resume, |r| {
         ctx.observer.advance(&format!(
             "reward {:.2} first {:.1} later {:.1}",
@@ -481,15 +484,14 @@ fn train(
         ));
     })?;
     ctx.observer.finish();
-    let done = exp.iterations.saturating_sub(fitted.resumed_at).max(1) as f64;
     let curve = fitted
         .history
         .iter()
         .filter_map(|r| r.get("reward_per_episode").map(|v| (r.iteration as f64, v)))
         .collect();
     Ok(Trained {
+        sec_per_iter: crate::run::timed(&fitted)?,
         agent: fitted.model,
-        sec_per_iter: start.elapsed().as_secs_f64() / done,
         curve,
     })
 }

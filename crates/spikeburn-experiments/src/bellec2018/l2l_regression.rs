@@ -422,7 +422,6 @@ where
     let mut adam = AdamStep::new(GradientClipping::GlobalNorm { max_norm: 1.0 })?;
     ctx.observer
         .start(&format!("l2l-regression ({name})"), iterations as u64);
-    let start = std::time::Instant::now();
     let fitted = trainer.fit(model, &mut adam, &mut task, ctx.seed, ctx.resume, |r| {
         ctx.observer.advance(&format!(
             "mse {:.3} last {:.3}",
@@ -431,10 +430,9 @@ where
         ));
     })?;
     ctx.observer.finish();
-    let done = iterations.saturating_sub(fitted.resumed_at).max(1) as f64;
     Ok(Trained {
+        sec_per_iter: crate::run::timed(&fitted)?,
         model: fitted.model,
-        sec_per_iter: start.elapsed().as_secs_f64() / done,
         curve: fitted
             .history
             .iter()

@@ -437,7 +437,6 @@ pub fn autoencode(exp: &AutoencodeExperiment, device: &Device, ctx: &RunContext)
     })?;
     ctx.observer
         .start("autoencode-exact", exp.iterations as u64);
-    let start = std::time::Instant::now();
     let fitted = trainer.fit(initial, &mut adam, &mut task, ctx.seed, ctx.resume, |r| {
         ctx.observer.advance(&format!(
             "loss {:.3} error {:.3} rate {:.1} Hz",
@@ -447,8 +446,7 @@ pub fn autoencode(exp: &AutoencodeExperiment, device: &Device, ctx: &RunContext)
         ));
     })?;
     ctx.observer.finish();
-    let trained_iters = exp.iterations.saturating_sub(fitted.resumed_at).max(1) as f64;
-    let sec_per_iter = start.elapsed().as_secs_f64() / trained_iters;
+    let sec_per_iter = crate::run::timed(&fitted)?;
     let trained = fitted.model.valid();
     let after = score(&trained, exp, &test_signals)?;
     let refit = score(

@@ -379,7 +379,6 @@ fn train_and_test<M: burn::module::Module + XorModel>(
     let mut adam = AdamStep::new(GradientClipping::GlobalNorm { max_norm: 10.0 })?;
     ctx.observer
         .start(&format!("xor-exact ({name})"), iterations as u64);
-    let start = std::time::Instant::now();
     let fitted = trainer.fit(model, &mut adam, &mut task, ctx.seed, ctx.resume, |r| {
         ctx.observer.advance(&format!(
             "loss {:.3} acc {:.2} rate {:.1} Hz",
@@ -389,8 +388,7 @@ fn train_and_test<M: burn::module::Module + XorModel>(
         ));
     })?;
     ctx.observer.finish();
-    let trained = iterations.saturating_sub(fitted.resumed_at).max(1) as f64;
-    let sec_per_iter = start.elapsed().as_secs_f64() / trained;
+    let sec_per_iter = crate::run::timed(&fitted)?;
     // Test without the autodiff graph, on the plain device.
     let model = fitted.model.valid();
     let base = device.clone().without_autodiff();
