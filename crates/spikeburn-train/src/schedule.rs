@@ -26,6 +26,20 @@ impl StepDecay {
         }
     }
 
+    /// `initial × factor` every `every` iterations, or a constant `initial`
+    /// for `every` = 0 (whatever `factor`).
+    pub fn decaying(initial: f64, factor: f64, every: usize) -> Self {
+        if every == 0 {
+            Self::constant(initial)
+        } else {
+            Self {
+                initial,
+                factor,
+                every,
+            }
+        }
+    }
+
     /// The learning rate at `iteration`.
     pub fn at(&self, iteration: usize) -> f64 {
         if self.every == 0 {
@@ -64,6 +78,15 @@ impl StepDecay {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decaying_with_no_period_is_a_valid_constant() {
+        let c = StepDecay::decaying(0.01, 0.8, 0);
+        assert!(c.validate().is_ok());
+        assert_eq!(c.at(10_000), 0.01);
+        let d = StepDecay::decaying(0.01, 0.8, 100);
+        assert!((d.at(250) - 0.01 * 0.64).abs() < 1e-15);
+    }
 
     #[test]
     fn decays_in_steps() {

@@ -141,12 +141,7 @@ impl AutoencodeExperiment {
     fn trainer(&self) -> TrainerConfig {
         TrainerConfig {
             iterations: self.iterations,
-            // every 0: a constant rate.
-            schedule: StepDecay {
-                initial: self.learning_rate,
-                factor: 0.8,
-                every: self.decay_every,
-            },
+            schedule: StepDecay::decaying(self.learning_rate, 0.8, self.decay_every),
             checkpoint_every: self.checkpoint_every,
             eval_every: 0,
         }

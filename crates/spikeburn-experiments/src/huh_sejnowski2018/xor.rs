@@ -169,12 +169,7 @@ impl XorExperiment {
     fn trainer(&self, (iterations, learning_rate, decay_every): Schedule) -> TrainerConfig {
         TrainerConfig {
             iterations,
-            // every 0: a constant rate.
-            schedule: StepDecay {
-                initial: learning_rate,
-                factor: 0.8,
-                every: decay_every,
-            },
+            schedule: StepDecay::decaying(learning_rate, 0.8, decay_every),
             checkpoint_every: self.checkpoint_every,
             eval_every: 0,
         }
