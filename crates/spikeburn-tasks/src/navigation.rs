@@ -138,6 +138,7 @@ impl Arena {
             arena: self.clone(),
             position: vec![[0.0; 2]; batch],
             goal: vec![[0.0; 2]; batch],
+            arrival: vec![[0.0; 2]; batch],
             last_reward: vec![false; batch],
             last_action: vec![None; batch],
         })
@@ -165,6 +166,9 @@ pub struct ArenaEpisodes {
     pub position: Vec<[f64; 2]>,
     /// Goal centres (hidden from the agent).
     pub goal: Vec<[f64; 2]>,
+    /// Where the last move arrived, before any teleport (on a goal hit:
+    /// the point inside the goal).
+    pub arrival: Vec<[f64; 2]>,
     last_reward: Vec<bool>,
     last_action: Vec<Option<usize>>,
 }
@@ -214,6 +218,7 @@ impl Environment for ArenaEpisodes {
             let r = a.goal_radius;
             self.goal[b] = [0, 1].map(|_| r + (a.side - 2.0 * r) * rng.random::<f64>());
             self.position[b] = a.draw_outside(self.goal[b], rng);
+            self.arrival[b] = self.position[b];
             self.last_reward[b] = false;
             self.last_action[b] = None;
         }
@@ -239,6 +244,7 @@ impl Environment for ArenaEpisodes {
             let p = &mut self.position[b];
             p[0] = (p[0] + a.speed * dx).clamp(0.0, a.side);
             p[1] = (p[1] + a.speed * dy).clamp(0.0, a.side);
+            self.arrival[b] = *p;
             let reached = a.in_goal(*p, self.goal[b]);
             if reached {
                 reward[b] = 1.0;

@@ -202,8 +202,9 @@ struct Rollout {
     ended: Vec<bool>,
     /// Mean rate (Hz).
     rate_hz: f64,
-    /// The first episode's positions, one per move (and the start).
-    path: Vec<[f64; 2]>,
+    /// The first episode's trials: the positions of each, from its start
+    /// to where it entered the goal (or the episode ended).
+    path: Vec<Vec<[f64; 2]>>,
     goal: [f64; 2],
 }
 
@@ -272,7 +273,7 @@ fn rollout(
         rewards: Vec::with_capacity(exp.moves * batch),
         ended: Vec::with_capacity(exp.moves * batch),
         rate_hz: 0.0,
-        path: vec![env.position[0]],
+        path: vec![vec![env.position[0]]],
         goal: env.goal[0],
     };
     let mut spikes_sum = 0.0;
@@ -323,12 +324,12 @@ fn rollout(
         {
             state = Some(wipe(st, &t.trial_ended, exp.threshold));
         }
-        out.path.push(if t.trial_ended[0] {
-            // Show where the goal was hit, not where the agent was put back.
-            out.goal
-        } else {
-            env.position[0]
-        });
+        if let Some(trial) = out.path.last_mut() {
+            trial.push(env.arrival[0]);
+        }
+        if t.trial_ended[0] {
+            out.path.push(vec![env.position[0]]);
+        }
         out.actions.extend(&actions);
         out.rewards.extend(&t.reward);
         out.ended.extend(&t.trial_ended);
@@ -421,7 +422,7 @@ impl Task<NavigationAgent> for NavigationTask<'_> {
 /// episode's path and goal.
 struct Evaluation {
     scores: Scores,
-    path: Vec<[f64; 2]>,
+    path: Vec<Vec<[f64; 2]>>,
     goal: [f64; 2],
 }
 
@@ -490,7 +491,7 @@ fn train(
         .filter_map(|r| r.get("reward_per_episode").map(|v| (r.iteration as f64, v)))
         .collect();
     Ok(Trained {
-        sec_per_iter: crate::run::timed(&fitted)?,
+        sec_per_iter: crate::run::timed(&fitted, &mut task)?,
         agent: fitted.model,
         curve,
     })
@@ -559,26 +560,33 @@ pub fn run(exp: &NavigationExperiment, device: &Device, ctx: &RunContext) -> Res
             training,
         )),
     );
-    // The first held-out episode's path, split at the goal hits; the goal's
-    // outline as a polygon.
-    let mut series = vec![];
-    let mut trial = vec![];
-    for p in &path {
-        trial.push((p[0], p[1]));
-        if *p == goal && trial.len() > 1 {
-            series.push(Series::new(
-                format!("trial {}", series.len() + 1),
-                std::mem::take(&mut trial),
-            ));
-        }
-    }
-    if trial.len() > 1 {
-        series.push(Series::new(
-            format!("trial {} (unfinished)", series.len() + 1),
-            trial,
-        ));
-    }
-    series.truncate(6);
+    // The first held-out episode's trials, the goal's outline and the walls.
+    let trials = path.len();
+    let mut series: Vec<Series> = path
+        .into_iter()
+        .enumerate()
+        .filter(|(_, t)| t.len() > 1)
+        .take(6)
+        .map(|(k, t)| {
+            let label = if k + 1 == trials {
+                format!("trial {} (unfinished)", k + 1)
+            } else {
+                format!("trial {}", k + 1)
+            };
+            Series::new(label, t.into_iter().map(|p| (p[0], p[1])).collect())
+        })
+        .collect();
+    let side = exp.arena.side;
+    series.push(Series::new(
+        "walls",
+        vec![
+            (0.0, 0.0),
+            (side, 0.0),
+            (side, side),
+            (0.0, side),
+            (0.0, 0.0),
+        ],
+    ));
     let r = exp.arena.goal_radius;
     series.push(Series::new(
         "goal",

@@ -431,7 +431,7 @@ where
     })?;
     ctx.observer.finish();
     Ok(Trained {
-        sec_per_iter: crate::run::timed(&fitted)?,
+        sec_per_iter: crate::run::timed(&fitted, &mut task)?,
         model: fitted.model,
         curve: fitted
             .history

@@ -441,7 +441,7 @@ pub fn autoencode(exp: &AutoencodeExperiment, device: &Device, ctx: &RunContext)
         ));
     })?;
     ctx.observer.finish();
-    let sec_per_iter = crate::run::timed(&fitted)?;
+    let sec_per_iter = crate::run::timed(&fitted, &mut task)?;
     let trained = fitted.model.valid();
     let after = score(&trained, exp, &test_signals)?;
     let refit = score(

@@ -383,7 +383,7 @@ fn train_and_test<M: burn::module::Module + XorModel>(
         ));
     })?;
     ctx.observer.finish();
-    let sec_per_iter = crate::run::timed(&fitted)?;
+    let sec_per_iter = crate::run::timed(&fitted, &mut task)?;
     // Test without the autodiff graph, on the plain device.
     let model = fitted.model.valid();
     let base = device.clone().without_autodiff();
