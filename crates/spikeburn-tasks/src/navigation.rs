@@ -311,6 +311,7 @@ mod tests {
                     !arena.in_goal(env.position[0], env.goal[0]),
                     "teleported outside"
                 );
+                assert!(arena.in_goal(env.arrival[0], env.goal[0]), "arrived inside");
                 // The reward channel fires on the next observation.
                 let k = arena.place_cells;
                 assert_eq!(t.observation[k * k], 200.0);
