@@ -34,6 +34,19 @@ pub enum ExperimentError {
         /// The names there are.
         known: String,
     },
+    /// `--resume` with a configuration other than the one the run was
+    /// started with (it would mix two runs).
+    #[error(
+        "cannot resume the run in {}: its configuration differs in {fields} \
+         (resume with the same --config and --quick as the run that made it)",
+        path.display()
+    )]
+    ResumeMismatch {
+        /// The run's `config.json`.
+        path: PathBuf,
+        /// The fields that differ (dotted paths).
+        fields: String,
+    },
     /// `--resume` given to an experiment that cannot resume.
     #[error("`{experiment}` does not resume (--resume): {why}")]
     ResumeUnsupported {

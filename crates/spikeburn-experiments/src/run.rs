@@ -82,11 +82,28 @@ impl<'a> RunContext<'a> {
         }
     }
 
-    /// Creates the output folder and writes `config.json` into it.
+    /// Creates the output folder and writes `config.json` into it. With
+    /// `--resume` and a `config.json` already there, the configuration must
+    /// be the one the run was started with: a resumed run that silently
+    /// changed its settings (a new default, another `--config`) would mix
+    /// two runs, so that is refused, naming the fields that differ.
     pub fn prepare(&self, config: &impl serde::Serialize) -> Result<()> {
         std::fs::create_dir_all(&self.out_dir)
             .map_err(|e| ExperimentError::io("create", &self.out_dir, e))?;
-        crate::report::write_json_atomically(&self.out_dir.join("config.json"), config)
+        let path = self.out_dir.join("config.json");
+        if self.resume && path.exists() {
+            let saved = read_overlay(&path)?;
+            let now = serde_json::to_value(config).expect("configs serialise");
+            let mut fields = vec![];
+            differing_fields(&saved, &now, String::new(), &mut fields);
+            if !fields.is_empty() {
+                return Err(ExperimentError::ResumeMismatch {
+                    path,
+                    fields: fields.join(", "),
+                });
+            }
+        }
+        crate::report::write_json_atomically(&path, config)
     }
 
     /// Refuses `--resume` for an experiment that cannot resume.
@@ -103,6 +120,41 @@ impl<'a> RunContext<'a> {
     /// A path in the output folder.
     pub fn path(&self, name: &str) -> PathBuf {
         self.out_dir.join(name)
+    }
+}
+
+/// The dotted paths at which `a` and `b` differ (objects compared field by
+/// field, anything else as a whole).
+fn differing_fields(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+    at: String,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value::Object;
+    match (a, b) {
+        (Object(x), Object(y)) => {
+            let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                let path = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(u), Some(v)) => differing_fields(u, v, path, out),
+                    _ => out.push(path),
+                }
+            }
+        }
+        _ if a != b => out.push(if at.is_empty() {
+            "the whole configuration".into()
+        } else {
+            at
+        }),
+        _ => {}
     }
 }
 
@@ -177,4 +229,26 @@ where
     let (loss, _) = task.train_step(&fitted.model, fitted.history.len())?;
     let _ = loss.backward();
     Ok(start.elapsed().as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resumed_run_must_keep_its_configuration() {
+        let dir = std::env::temp_dir().join(format!("spikeburn-prepare-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = serde_json::json!({"iterations": 10, "net": {"neurons": 4, "dt": 1.0}});
+        RunContext::new(&dir).prepare(&first).unwrap();
+        let resumed = RunContext::new(&dir).with_resume(true);
+        resumed.prepare(&first).unwrap();
+        let other =
+            serde_json::json!({"iterations": 10, "net": {"neurons": 5, "dt": 1.0}, "extra": 1});
+        let e = resumed.prepare(&other).unwrap_err().to_string();
+        assert!(e.contains("net.neurons") && e.contains("extra"), "{e}");
+        // A fresh (not resumed) run overwrites it.
+        RunContext::new(&dir).prepare(&other).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -39,7 +39,7 @@ use spikeburn_plot::{Figure, LineChart, Series};
 use spikeburn_tasks::navigation::{Arena, Environment, trial_lengths};
 use spikeburn_train::{
     A2cConfig, AdamStep, BpttTrainer, GradientClipping, StepDecay, StepOutput, Task, TrainerConfig,
-    a2c_loss,
+    a2c_loss, firing_rate_regulariser,
 };
 
 use crate::error::{ExperimentError, Result};
@@ -71,6 +71,10 @@ pub struct NavigationExperiment {
     pub threshold: f64,
     /// The A2C loss.
     pub a2c: A2cConfig,
+    /// Weight of the LSNN code's firing-rate regulariser.
+    pub rate_reg: f64,
+    /// Its target rate (Hz).
+    pub target_rate_hz: f64,
     /// Episodes per iteration.
     pub batch: usize,
     /// Meta-iterations.
@@ -98,6 +102,8 @@ impl Default for NavigationExperiment {
             beta: 1.8,
             threshold: 0.01,
             a2c: A2cConfig::default(),
+            rate_reg: 0.1,
+            target_rate_hz: 20.0,
             batch: 32,
             iterations: 5000,
             schedule: StepDecay::constant(0.003),
@@ -166,6 +172,8 @@ impl Validate for NavigationExperiment {
         v::real("beta", self.beta, 0.0, 100.0)?;
         v::positive("threshold", self.threshold, 0.0, 100.0)?;
         self.a2c.validate()?;
+        v::real("rate_reg", self.rate_reg, 0.0, 1e6)?;
+        v::real("target_rate_hz", self.target_rate_hz, 0.0, 1000.0)?;
         v::count("batch", self.batch, 1, 4_096)?;
         v::count("iterations", self.iterations, 1, 10_000_000)?;
         v::count("test_episodes", self.test_episodes, 1, 100_000)?;
@@ -202,6 +210,9 @@ struct Rollout {
     ended: Vec<bool>,
     /// Mean rate (Hz).
     rate_hz: f64,
+    /// Each move's mean spikes per step `[moves, batch, n]` (for the rate
+    /// regulariser).
+    move_rates: Option<Tensor<3>>,
     /// The first episode's trials: the positions of each, from its start
     /// to where it entered the goal (or the episode ended).
     path: Vec<Vec<[f64; 2]>>,
@@ -265,7 +276,7 @@ fn rollout(
     let mut env = exp.arena.episodes(batch)?;
     let mut obs = env.reset(rng);
     let mut state = None;
-    let (mut logits, mut values) = (vec![], vec![]);
+    let (mut logits, mut values, mut move_rates) = (vec![], vec![], vec![]);
     let mut out = Rollout {
         logits: None,
         values: None,
@@ -273,6 +284,7 @@ fn rollout(
         rewards: Vec::with_capacity(exp.moves * batch),
         ended: Vec::with_capacity(exp.moves * batch),
         rate_hz: 0.0,
+        move_rates: None,
         path: vec![vec![env.position[0]]],
         goal: env.goal[0],
     };
@@ -289,6 +301,7 @@ fn rollout(
                 state = Some(trace.final_state);
                 let rates = trace.spikes.mean_dim(0).squeeze_dim::<2>(0);
                 spikes_sum += rates.clone().mean().into_scalar::<f32>() as f64;
+                move_rates.push(rates.clone().unsqueeze_dim::<3>(0));
                 let y = agent.heads.forward(rates);
                 let l = y.clone().slice(s![.., 0..ACTIONS]);
                 let v = y.slice(s![.., ACTIONS..ACTIONS + 1]).reshape([batch]);
@@ -338,6 +351,7 @@ fn rollout(
     if !logits.is_empty() {
         out.logits = Some(Tensor::cat(logits, 0));
         out.values = Some(Tensor::cat(values, 0));
+        out.move_rates = Some(Tensor::cat(move_rates, 0));
         out.rate_hz = spikes_sum / exp.moves as f64 * 1000.0;
     }
     Ok(out)
@@ -405,7 +419,12 @@ impl Task<NavigationAgent> for NavigationTask<'_> {
             r.logits.expect("the agent acted"),
             r.values.expect("the agent acted"),
         );
-        let (loss, mut parts) = a2c_loss(logits, values, &r.actions, &r.rewards, &exp.a2c)?;
+        let (mut loss, mut parts) = a2c_loss(logits, values, &r.actions, &r.rewards, &exp.a2c)?;
+        if exp.rate_reg > 0.0 {
+            let rates = r.move_rates.expect("the agent acted");
+            // Entries are spikes per 1-ms step, as the regulariser expects.
+            loss = loss + firing_rate_regulariser(rates, exp.target_rate_hz, 1.0) * exp.rate_reg;
+        }
         let sc = scores(&r.ended, exp.moves, exp.batch);
         parts.extend([
             ("reward_per_episode".to_string(), sc.reward),
