@@ -71,7 +71,10 @@ pub struct NavigationExperiment {
     pub threshold: f64,
     /// The A2C loss.
     pub a2c: A2cConfig,
-    /// Weight of the LSNN code's firing-rate regulariser.
+    /// Weight of the LSNN code's firing-rate regulariser (0 by default:
+    /// with 0.1 towards 20 Hz the rates fell from 230 to 60–70 Hz but the
+    /// search learned 4× slower — 0.9 goals per episode after 1 500
+    /// iterations against 3.3 without).
     pub rate_reg: f64,
     /// Its target rate (Hz).
     pub target_rate_hz: f64,
@@ -102,7 +105,7 @@ impl Default for NavigationExperiment {
             beta: 1.8,
             threshold: 0.01,
             a2c: A2cConfig::default(),
-            rate_reg: 0.1,
+            rate_reg: 0.0,
             target_rate_hz: 20.0,
             batch: 32,
             iterations: 5000,
