@@ -84,10 +84,14 @@ impl<'a> RunContext<'a> {
 
     /// Creates the output folder and writes `config.json` into it. With
     /// `--resume` and a `config.json` already there, the configuration must
-    /// be the one the run was started with: a resumed run that silently
-    /// changed its settings (a new default, another `--config`) would mix
-    /// two runs, so that is refused, naming the fields that differ.
-    pub fn prepare(&self, config: &impl serde::Serialize) -> Result<()> {
+    /// be the one the run was started with, apart from the fields the
+    /// experiment lets a resume change ([`Validate::resumable_fields`]:
+    /// more iterations, a longer sweep): a resumed run that silently changed
+    /// its settings (a new default, another `--config`) would mix two runs,
+    /// so that is refused, naming the fields that differ.
+    ///
+    /// [`Validate::resumable_fields`]: crate::Validate::resumable_fields
+    pub fn prepare<C: serde::Serialize + crate::Validate>(&self, config: &C) -> Result<()> {
         std::fs::create_dir_all(&self.out_dir)
             .map_err(|e| ExperimentError::io("create", &self.out_dir, e))?;
         let path = self.out_dir.join("config.json");
@@ -96,6 +100,8 @@ impl<'a> RunContext<'a> {
             let now = serde_json::to_value(config).expect("configs serialise");
             let mut fields = vec![];
             differing_fields(&saved, &now, String::new(), &mut fields);
+            let free = config.resumable_fields();
+            fields.retain(|f| !free.contains(&f.split('.').next().unwrap_or(f)));
             if !fields.is_empty() {
                 return Err(ExperimentError::ResumeMismatch {
                     path,
@@ -235,18 +241,32 @@ where
 mod tests {
     use super::*;
 
+    /// A JSON value as a configuration with the default resumable fields.
+    #[derive(serde::Serialize)]
+    struct Config(serde_json::Value);
+
+    impl crate::Validate for Config {
+        fn validate(&self) -> crate::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn a_resumed_run_must_keep_its_configuration() {
         let dir = std::env::temp_dir().join(format!("spikeburn-prepare-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let first = serde_json::json!({"iterations": 10, "net": {"neurons": 4, "dt": 1.0}});
+        let net = |n: usize| serde_json::json!({"neurons": n, "dt": 1.0});
+        let first = Config(serde_json::json!({"iterations": 10, "net": net(4)}));
         RunContext::new(&dir).prepare(&first).unwrap();
         let resumed = RunContext::new(&dir).with_resume(true);
         resumed.prepare(&first).unwrap();
-        let other =
-            serde_json::json!({"iterations": 10, "net": {"neurons": 5, "dt": 1.0}, "extra": 1});
+        // Training further is a resume.
+        let longer = Config(serde_json::json!({"iterations": 20, "net": net(4)}));
+        resumed.prepare(&longer).unwrap();
+        let other = Config(serde_json::json!({"iterations": 20, "net": net(5), "extra": 1}));
         let e = resumed.prepare(&other).unwrap_err().to_string();
         assert!(e.contains("net.neurons") && e.contains("extra"), "{e}");
+        assert!(!e.contains("iterations"), "{e}");
         // A fresh (not resumed) run overwrites it.
         RunContext::new(&dir).prepare(&other).unwrap();
         let _ = std::fs::remove_dir_all(&dir);

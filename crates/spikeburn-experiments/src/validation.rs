@@ -7,7 +7,23 @@ use crate::error::{ExperimentError, Result};
 pub trait Validate {
     /// `Ok` when every field is in range and the fields are consistent.
     fn validate(&self) -> Result<()>;
+
+    /// The top-level fields a `--resume` may change (see
+    /// [`RunContext::prepare`](crate::RunContext::prepare)): by default the
+    /// iteration counts — training a finished run further — and the
+    /// checkpoint interval; any other change would mix two runs.
+    fn resumable_fields(&self) -> &'static [&'static str] {
+        RESUMABLE_FIELDS
+    }
 }
+
+/// The default [`Validate::resumable_fields`].
+pub const RESUMABLE_FIELDS: &[&str] = &[
+    "iterations",
+    "iterations_lstm",
+    "iterations_surrogate_alif",
+    "checkpoint_every",
+];
 
 /// The most memory an experiment may plan to use for its largest buffers
 /// (activations kept for BPTT, RLS matrices): 16 GiB, so that a huge size

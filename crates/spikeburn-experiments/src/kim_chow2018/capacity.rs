@@ -98,6 +98,17 @@ impl CapacitySweep {
 }
 
 impl Validate for CapacitySweep {
+    /// A resumed sweep may add points: finished ones are found by their
+    /// values in the progress file.
+    fn resumable_fields(&self) -> &'static [&'static str] {
+        &[
+            "tau_syn_ms",
+            "capacity_neurons",
+            "capacity_window_ms",
+            "checkpoint_every",
+        ]
+    }
+
     fn validate(&self) -> Result<()> {
         v::positive("tau_c_ms", self.tau_c_ms, 0.0, 1e6)?;
         v::positive("capacity_tau_c_ms", self.capacity_tau_c_ms, 0.0, 1e6)?;
