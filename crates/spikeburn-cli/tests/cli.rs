@@ -6,6 +6,17 @@ fn spikeburn() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spikeburn"))
 }
 
+/// Runs `spikeburn bench …`, checks it succeeded, and parses its JSON line.
+fn bench_json(args: &[&str]) -> serde_json::Value {
+    let out = spikeburn().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap()
+}
+
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("spikeburn-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -89,20 +100,10 @@ fn bad_inputs_get_clear_errors() {
 
 #[test]
 fn tiny_w1_bench_prints_the_spec_fields() {
-    let out = spikeburn()
-        .args([
-            "bench", "w1-alif", "--n", "32", "--t", "50", "--batch", "4", "--iters", "2",
-            "--warmup", "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = String::from_utf8(out.stdout).unwrap();
-    let json: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    let json = bench_json(&[
+        "bench", "w1-alif", "--n", "32", "--t", "50", "--batch", "4", "--iters", "2", "--warmup",
+        "1",
+    ]);
     for field in [
         "sec_per_iter_median",
         "sec_per_iter_all",
@@ -610,17 +611,7 @@ fn resume_is_refused_where_it_is_not_supported() {
 
 #[test]
 fn ebn_bench_prints_steps_per_second_and_refuses_foreign_flags() {
-    let out = spikeburn()
-        .args(["bench", "ebn", "--n", "20", "--t", "2000", "--warmup", "10"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    let line = bench_json(&["bench", "ebn", "--n", "20", "--t", "2000", "--warmup", "10"]);
     assert_eq!(line["workload"], "ebn");
     assert_eq!(line["path"], "host");
     assert!(line["steps_per_s"].as_f64().unwrap() > 0.0);
@@ -645,20 +636,10 @@ fn ebn_bench_prints_steps_per_second_and_refuses_foreign_flags() {
 
 #[test]
 fn exact_bench_times_forward_and_backward() {
-    let out = spikeburn()
-        .args([
-            "bench", "exact", "--n", "4", "--t", "40", "--batch", "2", "--iters", "1", "--warmup",
-            "0", "--dt", "0.25",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    let line = bench_json(&[
+        "bench", "exact", "--n", "4", "--t", "40", "--batch", "2", "--iters", "1", "--warmup", "0",
+        "--dt", "0.25",
+    ]);
     assert_eq!(line["workload"], "exact");
     assert_eq!(line["dt_ms"], 0.25);
     assert!(line["sec_per_iter"].as_f64().unwrap() > 0.0, "{line}");
