@@ -300,9 +300,16 @@ pub fn load_lsnn(
         })
 }
 
+/// A function and a learner's answers over a lattice of the input square:
+/// rows along `x_2` (bottom first), columns along `x_1`.
+struct Surface {
+    target: Vec<Vec<f64>>,
+    answer: Vec<Vec<f64>>,
+}
+
 /// What `model` answers at the end of an episode of `f`, over a
-/// `grid` × `grid` lattice of the input square (cell centres): rows along
-/// `x_2` (bottom first), columns along `x_1`.
+/// `grid` × `grid` lattice of the input square (cell centres), next to
+/// `f` there.
 fn answer_surface<M: EpisodeLearner>(
     model: &M,
     fam: &RandomNetworkFamily,
@@ -310,7 +317,7 @@ fn answer_surface<M: EpisodeLearner>(
     grid: usize,
     rng: &mut StdRng,
     device: &Device,
-) -> Result<Vec<Vec<f64>>> {
+) -> Result<Surface> {
     let at = |i: usize| fam.range * (-1.0 + (2 * i + 1) as f64 / grid as f64);
     let probes: Vec<[f64; 2]> = (0..grid)
         .flat_map(|r| (0..grid).map(move |c| (c, r)))
@@ -332,7 +339,24 @@ fn answer_surface<M: EpisodeLearner>(
             what: format!("answer surface read back ({e:?})"),
             value: f64::NAN,
         })?;
-    Ok(values.chunks(grid).map(<[f64]>::to_vec).collect())
+    // The probe is the episode's last example: its targets are `f` there.
+    let probed = &batch.y[(batch.examples - 1) * batch.batch..];
+    Ok(Surface {
+        target: probed.chunks(grid).map(<[f64]>::to_vec).collect(),
+        answer: values.chunks(grid).map(<[f64]>::to_vec).collect(),
+    })
+}
+
+/// A within-episode curve as a line: error against the examples seen.
+fn curve_series(label: &str, curve: &[f64]) -> Series {
+    Series::new(
+        label,
+        curve
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| (i as f64, m))
+            .collect(),
+    )
 }
 
 /// The predictors that see only the episode's examples so far: the mean
@@ -483,10 +507,7 @@ pub fn run(exp: &L2lRegressionExperiment, device: &Device, ctx: &RunContext) -> 
      -> Result<(f64, f64)> {
         let (first, last) = ends(c, exp.first_last);
         report.metric(&format!("mse_last_examples_{key}"), last)?;
-        curves.push(Series::new(
-            label,
-            c.iter().enumerate().map(|(i, &m)| (i as f64, m)).collect(),
-        ));
+        curves.push(curve_series(label, c));
         Ok((first, last))
     };
 
@@ -496,14 +517,7 @@ pub fn run(exp: &L2lRegressionExperiment, device: &Device, ctx: &RunContext) -> 
     let (first_before, last_before) = ends(&before, exp.first_last);
     report.metric("mse_first_examples_before", first_before)?;
     report.metric("mse_last_examples_before", last_before)?;
-    curves.push(Series::new(
-        "LSNN before meta-training",
-        before
-            .iter()
-            .enumerate()
-            .map(|(i, &m)| (i as f64, m))
-            .collect(),
-    ));
+    curves.push(curve_series("LSNN before meta-training", &before));
     report.count("lsnn_parameters", lsnn.num_params());
     let trained = meta_train(
         exp,
@@ -529,24 +543,13 @@ pub fn run(exp: &L2lRegressionExperiment, device: &Device, ctx: &RunContext) -> 
     report.metric("mse_first_examples_after", first_after)?;
     report.metric("mse_last_examples_after", last_after)?;
     report.metric("sec_per_iter", trained.sec_per_iter)?;
-    curves.push(Series::new(
-        "LSNN meta-trained",
-        after
-            .iter()
-            .enumerate()
-            .map(|(i, &m)| (i as f64, m))
-            .collect(),
-    ));
+    curves.push(curve_series("LSNN meta-trained", &after));
     training.push(Series::new("LSNN", trained.curve));
     let mut rng = StdRng::seed_from_u64(ctx.seed ^ 0x5_0F4CE);
     let f = fam.sample(&mut rng);
     let grid = 16;
-    let surface = answer_surface(&lsnn, fam, &f, grid, &mut rng, &base)?;
-    let at = |i: usize| fam.range * (-1.0 + (2 * i + 1) as f64 / grid as f64);
-    let target: Vec<Vec<f64>> = (0..grid)
-        .map(|r| (0..grid).map(|c| f.eval([at(c), at(r)])).collect())
-        .collect();
-    let surface_mse = surface
+    let Surface { target, answer } = answer_surface(&lsnn, fam, &f, grid, &mut rng, &base)?;
+    let surface_mse = answer
         .iter()
         .flatten()
         .zip(target.iter().flatten())
@@ -567,7 +570,7 @@ pub fn run(exp: &L2lRegressionExperiment, device: &Device, ctx: &RunContext) -> 
             (-fam.range, fam.range),
             vec![
                 Panel::new("target y(x)", target),
-                Panel::new("LSNN answer", surface),
+                Panel::new("LSNN answer", answer),
             ],
         )),
     );
