@@ -13,8 +13,13 @@
 //! - four actions (north, east, south, west), each a move of `speed`
 //!   (the paper's agent moves continuously; discrete moves are our
 //!   simplification);
-//! - entering the goal gives reward 1 and puts the agent at a uniformly
-//!   drawn place outside the goal: the next trial starts;
+//! - entering the goal gives reward 1; the agent stays there for one move,
+//!   observing the goal's place together with the reward channel, and its
+//!   next action is spent being carried to a uniformly drawn place outside
+//!   the goal (that move is the first of the next trial). The stay is our
+//!   choice: if the agent were carried away at once, it would see the
+//!   reward only together with the new place, and would have to infer the
+//!   goal from its previous observation and move;
 //! - the episode lasts a fixed number of moves, whatever the trials.
 //!
 //! Observation (firing rates, Hz, per channel): `place_cells²` place cells
@@ -141,6 +146,7 @@ impl Arena {
             arrival: vec![[0.0; 2]; batch],
             last_reward: vec![false; batch],
             last_action: vec![None; batch],
+            carry: vec![false; batch],
         })
     }
 
@@ -171,6 +177,9 @@ pub struct ArenaEpisodes {
     pub arrival: Vec<[f64; 2]>,
     last_reward: Vec<bool>,
     last_action: Vec<Option<usize>>,
+    /// The agent reached the goal on the last move: the next one carries it
+    /// away.
+    carry: Vec<bool>,
 }
 
 impl ArenaEpisodes {
@@ -221,6 +230,7 @@ impl Environment for ArenaEpisodes {
             self.arrival[b] = self.position[b];
             self.last_reward[b] = false;
             self.last_action[b] = None;
+            self.carry[b] = false;
         }
         self.observe()
     }
@@ -240,6 +250,14 @@ impl Environment for ArenaEpisodes {
         let mut reward = vec![0f32; self.batch()];
         let mut ended = vec![false; self.batch()];
         for (b, &m) in actions.iter().enumerate() {
+            if self.carry[b] {
+                self.position[b] = a.draw_outside(self.goal[b], rng);
+                self.arrival[b] = self.position[b];
+                self.carry[b] = false;
+                self.last_reward[b] = false;
+                self.last_action[b] = None;
+                continue;
+            }
             let (dx, dy) = MOVES[m];
             let p = &mut self.position[b];
             p[0] = (p[0] + a.speed * dx).clamp(0.0, a.side);
@@ -249,7 +267,7 @@ impl Environment for ArenaEpisodes {
             if reached {
                 reward[b] = 1.0;
                 ended[b] = true;
-                self.position[b] = a.draw_outside(self.goal[b], rng);
+                self.carry[b] = true;
             }
             self.last_reward[b] = reached;
             self.last_action[b] = Some(m);
@@ -289,7 +307,7 @@ mod tests {
     use rand::SeedableRng;
 
     #[test]
-    fn moves_stop_at_walls_and_the_goal_rewards_and_teleports() {
+    fn moves_stop_at_walls_and_the_goal_rewards_then_carries_away() {
         let arena = Arena::default();
         let mut env = arena.episodes(1).unwrap();
         let mut rng = StdRng::seed_from_u64(1);
@@ -307,14 +325,26 @@ mod tests {
             if t.reward[0] > 0.0 {
                 rewarded = true;
                 assert!(t.trial_ended[0]);
-                assert!(
-                    !arena.in_goal(env.position[0], env.goal[0]),
-                    "teleported outside"
-                );
-                assert!(arena.in_goal(env.arrival[0], env.goal[0]), "arrived inside");
-                // The reward channel fires on the next observation.
+                assert!(arena.in_goal(env.position[0], env.goal[0]), "stays inside");
+                // The reward channel fires with the goal's place cells.
                 let k = arena.place_cells;
                 assert_eq!(t.observation[k * k], 200.0);
+                let cell = |v: f64| ((v * k as f64) as usize).min(k - 1);
+                let best = (0..k * k)
+                    .max_by(|&i, &j| t.observation[i].total_cmp(&t.observation[j]))
+                    .unwrap();
+                assert_eq!(
+                    best,
+                    cell(env.position[0][0]) * k + cell(env.position[0][1])
+                );
+                // The next move, whatever the action, carries it away.
+                let t = env.step(&[3], &mut rng).unwrap();
+                assert!(
+                    !arena.in_goal(env.position[0], env.goal[0]),
+                    "carried outside"
+                );
+                assert_eq!((t.reward[0], t.trial_ended[0]), (0.0, false));
+                assert_eq!(t.observation[k * k], 0.0, "the reward channel is off");
                 break;
             }
         }

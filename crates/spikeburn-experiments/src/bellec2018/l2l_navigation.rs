@@ -292,6 +292,7 @@ fn rollout(
         goal: env.goal[0],
     };
     let mut spikes_sum = 0.0;
+    let mut carried = vec![false; batch];
     for _ in 0..exp.moves {
         let actions: Vec<usize> = match &actor {
             Actor::RandomWalk => (0..batch).map(|_| rng.random_range(0..ACTIONS)).collect(),
@@ -333,18 +334,20 @@ fn rollout(
             }
         };
         let t = env.step(&actions, rng)?;
-        // (Only the wiped agent's state is touched: the others carry theirs
-        // across moves.)
+        // The wiped agent forgets when it is carried away from the goal
+        // (the move after the goal): what it saw there dies with the trial.
+        // (Only its state is touched: the others carry theirs across moves.)
         if let Actor::Wiped(_) = actor
             && let Some(st) = state.take()
         {
-            state = Some(wipe(st, &t.trial_ended, exp.threshold));
+            state = Some(wipe(st, &carried, exp.threshold));
         }
+        carried.clone_from(&t.trial_ended);
         if let Some(trial) = out.path.last_mut() {
             trial.push(env.arrival[0]);
         }
         if t.trial_ended[0] {
-            out.path.push(vec![env.position[0]]);
+            out.path.push(vec![]);
         }
         out.actions.extend(&actions);
         out.rewards.extend(&t.reward);
