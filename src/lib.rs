@@ -3,6 +3,8 @@
 pub use spikeburn_core::*;
 /// The papers' reproductions as library code (configs, presets, runs, reports).
 pub use spikeburn_experiments as experiments;
+/// NIR export and import (files behind the `nir` feature).
+pub use spikeburn_nir as nir;
 /// Non-gradient learning: RLS, the Kim & Chow drive network, trials.
 pub use spikeburn_plasticity as plasticity;
 /// Figures as SVG and PNG.

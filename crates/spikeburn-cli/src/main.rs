@@ -8,6 +8,8 @@
 //! spikeburn bench w2 [--n N] [--shared-p] [--p P]
 //! spikeburn bench ebn [--n N] [--t STEPS] [--warmup STEPS] [--tensor]
 //! spikeburn bench exact [--n N] [--t T] [--batch B] [--iters K] [--warmup K]
+//! spikeburn export-nir <run dir> <out.nir> [--drop-dale] [--unit-resistance]
+//! spikeburn import-nir <file.nir> [--input spikes.npy|.json] [--dt MS] [--steps T] [--save FILE.json]
 //! ```
 //!
 //! `run` shows a progress bar on stderr, writes its config, metrics, plots and
@@ -18,6 +20,7 @@
 
 mod backend;
 mod bench;
+mod nir;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -109,6 +112,48 @@ enum Command {
         #[arg(long)]
         dt: Option<f64>,
     },
+    /// Export a trained network (a `spikeburn run demo` folder) to a NIR
+    /// file, and its JSON dump beside it; prints one JSON line.
+    ExportNir {
+        /// The run folder (holds config.json and model.bpk).
+        run_dir: PathBuf,
+        /// The NIR file to write.
+        out: PathBuf,
+        /// Write a Dale's-law layer's current weights without the constraint.
+        #[arg(long)]
+        drop_dale: bool,
+        /// Write R = 1, folding R into the incoming weights (exact; for
+        /// importers that ignore `r`, e.g. Norse).
+        #[arg(long)]
+        unit_resistance: bool,
+    },
+    /// Read a NIR file, print its graph and run it; prints one JSON line.
+    ImportNir {
+        /// The NIR file.
+        file: PathBuf,
+        /// Input, [steps, channels] or [steps, batch, channels], as .npy or
+        /// .json (default: Poisson spikes).
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Step in ms at which the continuous-time graph is run.
+        #[arg(long, default_value_t = 1.0)]
+        dt: f64,
+        /// Steps of the default Poisson input.
+        #[arg(long, default_value_t = 100)]
+        steps: usize,
+        /// Spike probability per step of the default Poisson input.
+        #[arg(long, default_value_t = 0.1)]
+        p: f64,
+        /// Seed of the default Poisson input.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Write every node's output to this JSON file.
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Backend: flex (default), ndarray or wgpu, as compiled in.
+        #[arg(long)]
+        backend: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -192,6 +237,43 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 dt,
             };
             println!("{}", bench::run(&opts, &device, &backend)?);
+            Ok(())
+        }
+        Command::ExportNir {
+            run_dir,
+            out,
+            drop_dale,
+            unit_resistance,
+        } => {
+            let (device, _) = backend::select(None)?;
+            let options = spikeburn_nir::ExportOptions {
+                drop_dale_constraint: drop_dale,
+                unit_resistance,
+            };
+            println!("{}", nir::export(&run_dir, &out, options, &device)?);
+            Ok(())
+        }
+        Command::ImportNir {
+            file,
+            input,
+            dt,
+            steps,
+            p,
+            seed,
+            save,
+            backend,
+        } => {
+            let (device, _) = backend::select(backend.as_deref())?;
+            let opts = nir::ImportOptions {
+                file: &file,
+                input: input.as_deref(),
+                dt_ms: dt,
+                steps,
+                p,
+                seed,
+                save: save.as_deref(),
+            };
+            println!("{}", nir::import(&opts, &device)?);
             Ok(())
         }
     }

@@ -6,8 +6,8 @@ fn spikeburn() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spikeburn"))
 }
 
-/// Runs `spikeburn bench …`, checks it succeeded, and parses its JSON line.
-fn bench_json(args: &[&str]) -> serde_json::Value {
+/// Runs `spikeburn <args>`, checks it succeeded, and parses its JSON line.
+fn command_json(args: &[&str]) -> serde_json::Value {
     let out = spikeburn().args(args).output().unwrap();
     assert!(
         out.status.success(),
@@ -100,7 +100,7 @@ fn bad_inputs_get_clear_errors() {
 
 #[test]
 fn tiny_w1_bench_prints_the_spec_fields() {
-    let json = bench_json(&[
+    let json = command_json(&[
         "bench", "w1-alif", "--n", "32", "--t", "50", "--batch", "4", "--iters", "2", "--warmup",
         "1",
     ]);
@@ -611,7 +611,7 @@ fn resume_is_refused_where_it_is_not_supported() {
 
 #[test]
 fn ebn_bench_prints_steps_per_second_and_refuses_foreign_flags() {
-    let line = bench_json(&["bench", "ebn", "--n", "20", "--t", "2000", "--warmup", "10"]);
+    let line = command_json(&["bench", "ebn", "--n", "20", "--t", "2000", "--warmup", "10"]);
     assert_eq!(line["workload"], "ebn");
     assert_eq!(line["path"], "host");
     assert!(line["steps_per_s"].as_f64().unwrap() > 0.0);
@@ -636,7 +636,7 @@ fn ebn_bench_prints_steps_per_second_and_refuses_foreign_flags() {
 
 #[test]
 fn exact_bench_times_forward_and_backward() {
-    let line = bench_json(&[
+    let line = command_json(&[
         "bench", "exact", "--n", "4", "--t", "40", "--batch", "2", "--iters", "1", "--warmup", "0",
         "--dt", "0.25",
     ]);
@@ -653,4 +653,97 @@ fn exact_bench_times_forward_and_backward() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(named), "{args:?}: {err}");
     }
+}
+
+/// A quick demo run (LIF-only with a reset to 0 when `lif`) in `dir`.
+fn demo_run(dir: &std::path::Path, lif: bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut cmd = spikeburn();
+    cmd.args(["run", "demo", "--quick", "--out"])
+        .arg(dir.join("run"));
+    if lif {
+        let cfg = write_config(
+            dir,
+            r#"{"n_lif": 40, "n_alif": 0, "reset": {"kind": "to_value", "value": 0.0}}"#,
+        );
+        cmd.arg("--config").arg(cfg);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn export_nir_refuses_the_alif_demo_by_layer() {
+    let dir = temp_dir("nir-alif");
+    demo_run(&dir, false);
+    let out = spikeburn()
+        .arg("export-nir")
+        .arg(dir.join("run"))
+        .arg(dir.join("demo.nir"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`lsnn`") && err.contains("ALIF"), "{err}");
+    assert!(!dir.join("demo.nir").exists());
+}
+
+#[cfg(feature = "nir")]
+#[test]
+fn nir_export_then_import_reproduces_the_demo_spikes() {
+    let dir = temp_dir("nir-lif");
+    demo_run(&dir, true);
+    let file = dir.join("demo.nir");
+    let export = command_json(&[
+        "export-nir",
+        dir.join("run").to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(export["nodes"], 8);
+    let probe = dir.join("demo.probe.json");
+    let saved = dir.join("imported.json");
+    let import = command_json(&[
+        "import-nir",
+        file.to_str().unwrap(),
+        "--input",
+        probe.to_str().unwrap(),
+        "--save",
+        saved.to_str().unwrap(),
+    ]);
+    assert!(
+        import["rate_hz"]["lsnn"].as_f64().unwrap() > 1.0,
+        "{import}"
+    );
+    let read = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let (probe, saved) = (read(&probe), read(&saved));
+    let want = probe["spikes"]["data"].as_array().unwrap();
+    let got = saved["outputs"]["lsnn"]["data"].as_array().unwrap();
+    assert_eq!(want.len(), got.len());
+    let same = want.iter().zip(got).filter(|(a, b)| a == b).count();
+    assert!(
+        same as f64 >= 0.999 * want.len() as f64,
+        "{same} of {}",
+        want.len()
+    );
+    // Bad input names the problem.
+    let out = spikeburn()
+        .args(["import-nir", "--input"])
+        .arg(dir.join("run/config.json"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let out = spikeburn()
+        .arg("import-nir")
+        .arg(dir.join("run/config.json"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a readable NIR file"), "{err}");
 }

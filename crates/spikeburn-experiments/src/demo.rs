@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 use spikeburn_core::layer::{Lsnn, LsnnConfig};
-use spikeburn_core::neuron::{AlifConfig, InputScaling};
+use spikeburn_core::neuron::{AlifConfig, InputScaling, Reset};
 use spikeburn_plot::{Figure, LineChart, Series};
 use spikeburn_train::{
     AdamStep, BpttTrainer, GradientClipping, StepDecay, StepOutput, Task, TrainerConfig, accuracy,
@@ -59,6 +59,10 @@ pub struct DemoConfig {
     pub recurrent_gain: f64,
     /// Save a checkpoint every this many iterations (0: only at the end).
     pub checkpoint_every: usize,
+    /// Reset after a spike: by subtraction (default, the LSNN's) or to a
+    /// value (`{"kind": "to_value", "value": 0.0}`; with `n_alif` 0 this is
+    /// the configuration NIR can express, see `spikeburn export-nir`).
+    pub reset: Reset,
 }
 
 impl Default for DemoConfig {
@@ -79,6 +83,7 @@ impl Default for DemoConfig {
             input_gain: 1.0,
             recurrent_gain: 0.5,
             checkpoint_every: 50,
+            reset: Reset::Subtract,
         }
     }
 }
@@ -117,6 +122,7 @@ impl DemoConfig {
             .with_tau_adapt(100.0)
             .with_input_scaling(InputScaling::Direct)
             .with_adaptive_reset(false)
+            .with_reset(self.reset)
             .with_normalise_by_adaptive_threshold(false);
         let mut cfg =
             LsnnConfig::with_sizes(self.n_input, self.n_lif, self.n_alif, self.classes, neuron);
@@ -157,6 +163,34 @@ impl Validate for DemoConfig {
         self.trainer().validate()?;
         Ok(())
     }
+}
+
+/// Where a demo run keeps its trained network (under `--out`).
+pub const MODEL_FILE: &str = "model.bpk";
+
+/// The configuration and trained network of the demo run in `dir`
+/// (its `config.json` and [`MODEL_FILE`]), on `device`.
+pub fn load_trained(dir: &std::path::Path, device: &Device) -> Result<(DemoConfig, Lsnn)> {
+    let path = dir.join("config.json");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| crate::ExperimentError::io("read", &path, e))?;
+    let cfg: DemoConfig =
+        serde_json::from_str(&text).map_err(|e| crate::ExperimentError::Load {
+            what: "a demo configuration",
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+    cfg.validate()?;
+    let model = dir.join(MODEL_FILE);
+    let lsnn =
+        cfg.network(device)?
+            .try_load_file(&model)
+            .map_err(|e| crate::ExperimentError::Load {
+                what: "the trained demo network",
+                path: model.clone(),
+                reason: e.to_string(),
+            })?;
+    Ok((cfg, lsnn))
 }
 
 /// Frozen class patterns and the noisy samples drawn from them.
@@ -294,7 +328,7 @@ pub fn run(cfg: &DemoConfig, device: &Device, ctx: &RunContext) -> Result<Report
         hits += accuracy(logits, &labels)? * b as f64;
         seen += b;
     }
-    let path = ctx.path("model.bpk");
+    let path = ctx.path(MODEL_FILE);
     model
         .save_file(&path)
         .map_err(|e| crate::ExperimentError::Save {
