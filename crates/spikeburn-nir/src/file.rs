@@ -6,7 +6,14 @@
 //! (shapes as `i64`), and read from any float or integer type.
 //!
 //! Behind the `hdf5` feature (libhdf5 through `hdf5-metno`); without it
-//! [`read`] and [`write`] return [`NirError::NoHdf5`].
+//! [`read`] and [`write`] return [`NirError::NoHdf5`]. Why the C library:
+//! a reader of h5py's NIR files needs gzip-compressed chunked datasets,
+//! variable-length UTF-8 strings (scalars and the 2-D `edges`) and nested
+//! groups. Of the pure-Rust crates, `hdf5-rust` 2.0 reads chunked data only
+//! uncompressed; `hdf5-pure` and `rustyhdf5` claim more, but are young and
+//! unverified against h5py — libhdf5 is the format's reference
+//! implementation, one `apt-get install libhdf5-dev` away, and keeps the
+//! default build free of it behind the feature.
 
 use std::path::Path;
 
