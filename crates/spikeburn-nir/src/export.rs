@@ -118,12 +118,7 @@ impl NirNeuron for Lif {
 impl NirNeuron for Alif {
     /// An ALIF population is a LIF one when every β is 0 (a LIF-only LSNN).
     fn lif_constants(&self, layer: &str) -> Result<LifConstants> {
-        let beta: Vec<f32> = self
-            .beta
-            .to_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("converted to f32");
+        let beta = floats(self.beta.to_data());
         let adaptive = beta.iter().filter(|b| **b != 0.0).count();
         if adaptive > 0 {
             return Err(NirError::unsupported(
@@ -171,13 +166,16 @@ pub struct Exporter {
     options: ExportOptions,
 }
 
+/// A tensor's values as `f32` (whatever the backend's float type).
+fn floats(data: burn::tensor::TensorData) -> Vec<f32> {
+    data.convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("converted to f32")
+}
+
 fn values(t: Tensor<2>) -> (usize, usize, Vec<f64>) {
     let [r, c] = t.dims();
-    let v: Vec<f32> = t
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .expect("converted to f32");
+    let v = floats(t.into_data());
     (r, c, v.into_iter().map(f64::from).collect())
 }
 
@@ -453,13 +451,7 @@ impl Exporter {
             .with_edge(&self.last, &wname)
             .with_edge(&wname, name);
         self.last = name.to_string();
-        let bias: Vec<f32> = readout
-            .bias
-            .val()
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("converted to f32");
+        let bias = floats(readout.bias.val().into_data());
         if bias.iter().any(|b| *b != 0.0) {
             let bname = format!("{name}.bias");
             g = g
