@@ -201,6 +201,10 @@ fn read_npy(bytes: &[u8]) -> std::io::Result<Vec<f32>> {
         .map(|v| v.into_iter().map(|b| b as u8 as f32).collect())
 }
 
+fn round4(x: f64) -> f64 {
+    (x * 1e4).round() / 1e4
+}
+
 /// What `import-nir` was asked to do.
 pub struct ImportOptions<'a> {
     /// The NIR file.
@@ -272,7 +276,9 @@ pub fn import(opts: &ImportOptions, device: &Device) -> Result<String> {
             let count = out.clone().sum().into_scalar::<f32>() as f64;
             rates.insert(
                 name.clone(),
-                json!(count / (steps * batch * n) as f64 / (opts.dt_ms * 1e-3)),
+                json!(round4(
+                    count / (steps * batch * n) as f64 / (opts.dt_ms * 1e-3)
+                )),
             );
         }
         if opts.save.is_some() {
