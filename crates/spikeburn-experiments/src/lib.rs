@@ -46,6 +46,7 @@ pub mod error;
 pub mod huh_sejnowski2018;
 pub mod kim_chow2018;
 pub mod report;
+pub mod ridge;
 pub mod run;
 pub mod validation;
 

@@ -11,12 +11,14 @@ use spikeburn_tasks::navigation::Arena;
 #[test]
 fn l2l_navigation_scores_every_agent_the_same_way() {
     let exp = NavigationExperiment {
-        moves: 30,
+        moves: 40,
         n_lif: 6,
         n_alif: 6,
         batch: 4,
         iterations: 2,
-        test_episodes: 16,
+        // Enough episodes that several find a goal: the goal decoder needs
+        // later trials in both halves.
+        test_episodes: 96,
         checkpoint_every: 1,
         ..NavigationExperiment::quick()
     };
@@ -29,10 +31,20 @@ fn l2l_navigation_scores_every_agent_the_same_way() {
             report.get(&key).unwrap_or_else(|| panic!("{key} missing"))
         };
         for k in ["steps_to_goal_first_trial", "steps_to_goal_later_trials"] {
-            assert!((1.0..=30.0).contains(&m(k)), "{k}{suffix} = {}", m(k));
+            assert!((1.0..=40.0).contains(&m(k)), "{k}{suffix} = {}", m(k));
         }
         assert!((0.0..=1.0).contains(&m("goal_reached_fraction")));
         assert!(m("reward_per_episode") >= 0.0);
+    }
+    for suffix in ["", "_memory_wiped"] {
+        for k in [
+            "goal_decoding_r2",
+            "goal_decoding_r2_first_trial",
+            "position_decoding_r2",
+        ] {
+            let r2 = report.get(&format!("{k}{suffix}")).unwrap();
+            assert!(r2 <= 1.0 && r2.is_finite(), "{k}{suffix} = {r2}");
+        }
     }
     assert!(report.get("sec_per_iter").unwrap() > 0.0);
     assert!(dir.join("lsnn/checkpoint/LATEST").exists());

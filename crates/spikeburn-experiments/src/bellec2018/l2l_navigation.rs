@@ -220,6 +220,11 @@ struct Rollout {
     /// to where it entered the goal (or the episode ended).
     path: Vec<Vec<[f64; 2]>>,
     goal: [f64; 2],
+    /// Every episode's goal.
+    goals: Vec<[f64; 2]>,
+    /// `[moves][batch]`: where each episode's agent was while it chose
+    /// each move (what its place cells showed).
+    seen: Vec<[f64; 2]>,
 }
 
 /// Poisson spikes `[steps, batch, channels]` of `rates` (Hz) at 1-ms steps.
@@ -290,6 +295,8 @@ fn rollout(
         move_rates: None,
         path: vec![vec![env.position[0]]],
         goal: env.goal[0],
+        goals: env.goal.clone(),
+        seen: Vec::with_capacity(exp.moves * batch),
     };
     let mut spikes_sum = 0.0;
     let mut carried = vec![false; batch];
@@ -333,6 +340,7 @@ fn rollout(
                     .collect()
             }
         };
+        out.seen.extend(&env.position);
         let t = env.step(&actions, rng)?;
         // The wiped agent forgets when it is carried away from the goal
         // (the move after the goal): what it saw there dies with the trial.
@@ -443,12 +451,97 @@ impl Task<NavigationAgent> for NavigationTask<'_> {
     }
 }
 
-/// An agent on the held-out episodes: its scores, and the first
-/// episode's path and goal.
+/// An agent on the held-out episodes: its scores, the first episode's
+/// path and goal, and how well its activity tells where the goal is.
 struct Evaluation {
     scores: Scores,
     path: Vec<Vec<[f64; 2]>>,
     goal: [f64; 2],
+    decoding: Option<GoalDecoding>,
+}
+
+/// Cross-validated R² of a linear decoder of the goal's position from the
+/// agent's rates in the first moves of a trial (after the carry away from
+/// the goal, or from the episode's start): if the network remembers the
+/// goal, its activity there must tell where it was.
+#[derive(Clone, Copy, Debug)]
+struct GoalDecoding {
+    /// Later trials (the goal was found before).
+    later: f64,
+    /// First trials (nothing to remember yet: a chance baseline).
+    first: f64,
+    /// The agent's own position from the same later-trial rates: the
+    /// decoder's positive control.
+    position: f64,
+}
+
+/// Moves decoded per trial: the first [`DECODED_MOVES`] after the agent
+/// sees where it starts, when its position says nothing about the goal.
+const DECODED_MOVES: usize = 3;
+
+fn goal_decoding(r: &Rollout, moves: usize, batch: usize) -> Result<Option<GoalDecoding>> {
+    let Some(rates) = r.move_rates.clone() else {
+        return Ok(None);
+    };
+    let n = rates.dims()[2];
+    let rates: Vec<f64> = rates
+        .into_data()
+        .convert::<f64>()
+        .try_to_vec::<f64>()
+        .map_err(|e| ExperimentError::NonFinite {
+            what: format!("move rates read back ({e:?})"),
+            value: f64::NAN,
+        })?;
+    // Rows (move, episode) of each kind: the moves after a start.
+    let (mut later, mut first) = (vec![], vec![]);
+    for b in 0..batch {
+        // The first trial starts at move 0; a later one two moves after a
+        // goal (the stay, then the carry): its first observation of the
+        // new place comes at move t + 2.
+        for t in 0..DECODED_MOVES.min(moves) {
+            if (0..t).all(|k| !r.ended[k * batch + b]) {
+                first.push((t, b));
+            }
+        }
+        for t in 0..moves {
+            if r.ended[t * batch + b] {
+                for k in t + 2..(t + 2 + DECODED_MOVES).min(moves) {
+                    if (t + 2..k).all(|j| !r.ended[j * batch + b]) {
+                        later.push((k, b));
+                    }
+                }
+            }
+        }
+    }
+    let fit = |rows: &[(usize, usize)], target: &dyn Fn(usize, usize) -> [f64; 2]| -> Result<f64> {
+        let x: Vec<f64> = rows
+            .iter()
+            .flat_map(|&(t, b)| rates[(t * batch + b) * n..(t * batch + b + 1) * n].to_vec())
+            .collect();
+        let y: Vec<f64> = rows.iter().flat_map(|&(t, b)| target(t, b)).collect();
+        // Train on the first half of the episodes, test on the rest.
+        let (train, test): (Vec<usize>, Vec<usize>) =
+            (0..rows.len()).partition(|&i| rows[i].1 < batch / 2);
+        if train.len() < 2 || test.len() < 2 {
+            return Err(ExperimentError::NonFinite {
+                what: format!(
+                    "goal decoding: too few trial starts ({} to fit, {} to test)",
+                    train.len(),
+                    test.len()
+                ),
+                value: rows.len() as f64,
+            });
+        }
+        // Ridge λ = the mean variance of a neuron's rate: few trial starts
+        // per neuron, so a strong prior towards small weights.
+        crate::ridge::decoding_r2(&x, &y, n, 2, &train, &test, 1.0)
+    };
+    let goal = |_: usize, b: usize| r.goals[b];
+    Ok(Some(GoalDecoding {
+        later: fit(&later, &goal)?,
+        first: fit(&first, &goal)?,
+        position: fit(&later, &|t, b| r.seen[t * batch + b])?,
+    }))
 }
 
 /// Scores of `actor` on the held-out episodes (goals from `seed`).
@@ -462,6 +555,7 @@ fn evaluate(
     let r = rollout(exp, actor, exp.test_episodes, &mut rng, device)?;
     Ok(Evaluation {
         scores: scores(&r.ended, exp.moves, exp.test_episodes),
+        decoding: goal_decoding(&r, exp.moves, exp.test_episodes)?,
         path: r.path,
         goal: r.goal,
     })
@@ -529,7 +623,14 @@ fn train(
 /// `_lif_only`, `_random_walk`, and `_memory_wiped` (the meta-trained
 /// agent with its network state put back at rest after every goal: later
 /// trials shorter than this agent's are what memory buys, beyond the
-/// censoring that shortens every agent's later trials); `sec_per_iter`. Resumes with `--resume`.
+/// censoring that shortens every agent's later trials); `goal_decoding_r2`
+/// (and `_memory_wiped`): R² of a linear decoder of the goal's position
+/// from the rates of the first moves of later trials, cross-validated over
+/// episodes (`goal_decoding_r2_first_trial`: the same on first trials,
+/// where there is nothing to remember — the chance level;
+/// `position_decoding_r2`: the agent's own position from the same rates,
+/// the decoder's positive control); `sec_per_iter`.
+/// Resumes with `--resume`.
 pub fn run(exp: &NavigationExperiment, device: &Device, ctx: &RunContext) -> Result<Report> {
     exp.validate()?;
     ctx.prepare(exp)?;
@@ -554,13 +655,17 @@ pub fn run(exp: &NavigationExperiment, device: &Device, ctx: &RunContext) -> Res
         scores: after,
         path,
         goal,
+        decoding,
     } = evaluate(exp, Actor::Agent(&trained.agent.valid()), ctx.seed, &base)?;
     put(&mut report, "", after)?;
-    put(
-        &mut report,
-        "_memory_wiped",
-        evaluate(exp, Actor::Wiped(&trained.agent.valid()), ctx.seed, &base)?.scores,
-    )?;
+    let wiped = evaluate(exp, Actor::Wiped(&trained.agent.valid()), ctx.seed, &base)?;
+    put(&mut report, "_memory_wiped", wiped.scores)?;
+    for (suffix, d) in [("", decoding), ("_memory_wiped", wiped.decoding)] {
+        let d = d.expect("the agent acted");
+        report.metric(&format!("goal_decoding_r2{suffix}"), d.later)?;
+        report.metric(&format!("goal_decoding_r2_first_trial{suffix}"), d.first)?;
+        report.metric(&format!("position_decoding_r2{suffix}"), d.position)?;
+    }
     report.metric("sec_per_iter", trained.sec_per_iter)?;
     report.count("iterations", exp.iterations);
     report.count("episodes_per_iteration", exp.batch);

@@ -314,7 +314,7 @@ fn with_fitted_readout(
                 value: f64::NAN,
             })
     };
-    let weights = ridge_solve(
+    let weights = crate::ridge::ridge_solve(
         host(gram, "Gram matrix of the currents")?,
         host(cross, "currents × signals")?,
         n,
@@ -331,61 +331,6 @@ fn with_fitted_readout(
         &device,
     ));
     Ok(fitted)
-}
-
-/// Solves `(G + λ ḡ I) W = C` (`G` `[n, n]` symmetric positive
-/// semi-definite, `ḡ` its mean diagonal, `C` `[n, d]`) by Cholesky.
-///
-/// Written here rather than taken from a linear-algebra crate: it is one
-/// small SPD solve (tens of neurons) per run, and twenty lines cost less
-/// than a dependency and its build time.
-fn ridge_solve(mut g: Vec<f64>, c: Vec<f64>, n: usize, d: usize, lambda: f64) -> Result<Vec<f64>> {
-    let mean_diag = (0..n).map(|i| g[i * n + i]).sum::<f64>() / n as f64;
-    let shift = lambda * mean_diag.max(f64::MIN_POSITIVE);
-    for i in 0..n {
-        g[i * n + i] += shift;
-    }
-    // G = L Lᵀ, L stored in the lower triangle of g.
-    for j in 0..n {
-        let mut diag = g[j * n + j];
-        for k in 0..j {
-            diag -= g[j * n + k] * g[j * n + k];
-        }
-        if diag.is_nan() || diag <= 0.0 {
-            return Err(ExperimentError::NonFinite {
-                what: "ridge readout (Gram matrix not positive definite: silent network?)".into(),
-                value: diag,
-            });
-        }
-        let l = diag.sqrt();
-        g[j * n + j] = l;
-        for i in j + 1..n {
-            let mut v = g[i * n + j];
-            for k in 0..j {
-                v -= g[i * n + k] * g[j * n + k];
-            }
-            g[i * n + j] = v / l;
-        }
-    }
-    let mut w = c;
-    for col in 0..d {
-        // L y = c, then Lᵀ w = y.
-        for i in 0..n {
-            let mut v = w[i * d + col];
-            for k in 0..i {
-                v -= g[i * n + k] * w[k * d + col];
-            }
-            w[i * d + col] = v / g[i * n + i];
-        }
-        for i in (0..n).rev() {
-            let mut v = w[i * d + col];
-            for k in i + 1..n {
-                v -= g[k * n + i] * w[k * d + col];
-            }
-            w[i * d + col] = v / g[i * n + i];
-        }
-    }
-    Ok(w)
 }
 
 /// Trains the network and scores it on held-out signals. Metrics:
@@ -519,41 +464,4 @@ pub fn autoencode(exp: &AutoencodeExperiment, device: &Device, ctx: &RunContext)
         "auto-encoding of a smooth input through precisely timed spikes; no error given",
     );
     Ok(report.finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ridge_solve_recovers_a_least_squares_solution() {
-        // G = AᵀA, C = AᵀB for a known W: with a tiny ridge, W comes back.
-        let (n, d) = (3, 2);
-        let a = [
-            1.0, 2.0, 0.5, -1.0, 0.3, 2.0, 0.7, -0.4, 1.5, 2.0, 1.0, -1.0,
-        ];
-        let w = [0.5, -1.0, 2.0, 0.25, -0.75, 1.5];
-        let rows = a.len() / n;
-        let mut g = vec![0.0; n * n];
-        let mut c = vec![0.0; n * d];
-        for r in 0..rows {
-            let b: Vec<f64> = (0..d)
-                .map(|j| (0..n).map(|k| a[r * n + k] * w[k * d + j]).sum())
-                .collect();
-            for i in 0..n {
-                for k in 0..n {
-                    g[i * n + k] += a[r * n + i] * a[r * n + k];
-                }
-                for j in 0..d {
-                    c[i * d + j] += a[r * n + i] * b[j];
-                }
-            }
-        }
-        let got = ridge_solve(g, c, n, d, 1e-12).unwrap();
-        for (x, y) in got.iter().zip(w) {
-            assert!((x - y).abs() < 1e-8, "{got:?}");
-        }
-        // A singular Gram matrix without ridge is an error, not NaN weights.
-        assert!(ridge_solve(vec![0.0; 4], vec![1.0; 2], 2, 1, 0.0).is_err());
-    }
 }
