@@ -157,17 +157,26 @@ pub fn write_json_atomically(path: &Path, value: &impl Serialize) -> Result<()> 
     std::fs::rename(&tmp, path).map_err(|e| ExperimentError::io("rename", &tmp, e))
 }
 
+/// A tensor's values on the host as `E` (row-major); `what` names it in
+/// the error if the backend cannot hand them back.
+pub(crate) fn host_values<const D: usize, E: burn::tensor::Element>(
+    values: burn::prelude::Tensor<D>,
+    what: &str,
+) -> Result<Vec<E>> {
+    values
+        .into_data()
+        .convert::<E>()
+        .try_to_vec::<E>()
+        .map_err(|e| ExperimentError::NonFinite {
+            what: format!("{what} read back ({e:?})"),
+            value: f64::NAN,
+        })
+}
+
 /// One sequence of a time-major tensor `[T, 1, N]` (spikes, currents, a
 /// readout) as `[T][N]` host rows, for rasters and traces.
 pub(crate) fn sequence_rows(values: burn::prelude::Tensor<3>) -> Result<Vec<Vec<f32>>> {
     let n = values.dims()[2];
-    let flat = values
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| ExperimentError::NonFinite {
-            what: format!("sequence read back ({e:?})"),
-            value: f64::NAN,
-        })?;
+    let flat: Vec<f32> = host_values(values, "sequence")?;
     Ok(flat.chunks(n.max(1)).map(<[f32]>::to_vec).collect())
 }

@@ -43,7 +43,7 @@ use spikeburn_train::{
 };
 
 use crate::error::{ExperimentError, Result};
-use crate::report::Report;
+use crate::report::{Report, host_values};
 use crate::run::RunContext;
 use crate::validation::{self as v, Validate};
 
@@ -316,14 +316,7 @@ fn rollout(
                 let y = agent.heads.forward(rates);
                 let l = y.clone().slice(s![.., 0..ACTIONS]);
                 let v = y.slice(s![.., ACTIONS..ACTIONS + 1]).reshape([batch]);
-                let p: Vec<f32> = softmax(l.clone().detach(), 1)
-                    .into_data()
-                    .convert::<f32>()
-                    .try_to_vec::<f32>()
-                    .map_err(|e| ExperimentError::NonFinite {
-                        what: format!("policy read back ({e:?})"),
-                        value: f64::NAN,
-                    })?;
+                let p: Vec<f32> = host_values(softmax(l.clone().detach(), 1), "policy")?;
                 logits.push(l.unsqueeze_dim::<3>(0));
                 values.push(v.unsqueeze_dim::<2>(0));
                 p.chunks(ACTIONS)
@@ -484,14 +477,7 @@ fn goal_decoding(r: &Rollout, moves: usize, batch: usize) -> Result<Option<GoalD
         return Ok(None);
     };
     let n = rates.dims()[2];
-    let rates: Vec<f64> = rates
-        .into_data()
-        .convert::<f64>()
-        .try_to_vec::<f64>()
-        .map_err(|e| ExperimentError::NonFinite {
-            what: format!("move rates read back ({e:?})"),
-            value: f64::NAN,
-        })?;
+    let rates: Vec<f64> = host_values(rates, "move rates")?;
     // Rows (move, episode) of each kind: the moves after a start.
     let (mut later, mut first) = (vec![], vec![]);
     for b in 0..batch {

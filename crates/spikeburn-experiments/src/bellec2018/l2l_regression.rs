@@ -37,7 +37,7 @@ use spikeburn_train::{
 };
 
 use crate::error::{ExperimentError, Result};
-use crate::report::Report;
+use crate::report::{Report, host_values};
 use crate::run::RunContext;
 use crate::validation::{self as v, Validate};
 
@@ -255,14 +255,10 @@ pub fn answer_functions<M: EpisodeLearner>(
     let batch = family.episodes(functions, rng);
     let episodes = Family(family).to_episodes(&batch, device);
     let response = model.run_episode(episodes.input.clone())?;
-    let predicted = answers(response.output, &episodes.answer_windows)
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| ExperimentError::NonFinite {
-            what: format!("answers read back ({e:?})"),
-            value: f64::NAN,
-        })?;
+    let predicted: Vec<f32> = host_values(
+        answers(response.output, &episodes.answer_windows),
+        "answers",
+    )?;
     Ok((batch, predicted))
 }
 
@@ -331,14 +327,7 @@ fn answer_surface<M: EpisodeLearner>(
         .cloned()
         .expect("at least one example (validated)");
     let response = model.run_episode(episodes.input.clone())?;
-    let values = answers(response.output, &[last])
-        .into_data()
-        .convert::<f64>()
-        .try_to_vec::<f64>()
-        .map_err(|e| ExperimentError::NonFinite {
-            what: format!("answer surface read back ({e:?})"),
-            value: f64::NAN,
-        })?;
+    let values: Vec<f64> = host_values(answers(response.output, &[last]), "answer surface")?;
     // The probe is the episode's last example: its targets are `f` there.
     let probed = &batch.y[(batch.examples - 1) * batch.batch..];
     Ok(Surface {

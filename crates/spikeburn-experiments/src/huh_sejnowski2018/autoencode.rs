@@ -33,8 +33,8 @@ use spikeburn_train::{
     AdamStep, BpttTrainer, GradientClipping, StepDecay, StepOutput, Task, TrainerConfig,
 };
 
-use crate::error::{ExperimentError, Result};
-use crate::report::{Report, sequence_rows};
+use crate::error::Result;
+use crate::report::{Report, host_values, sequence_rows};
 use crate::run::RunContext;
 use crate::validation::{self as v, Validate};
 
@@ -305,18 +305,9 @@ fn with_fitted_readout(
         gram = gram + s2.clone().transpose().matmul(s2.clone());
         cross = cross + s2.transpose().matmul(x2);
     }
-    let host = |t: Tensor<2>, what: &str| -> Result<Vec<f64>> {
-        t.into_data()
-            .convert::<f64>()
-            .try_to_vec::<f64>()
-            .map_err(|e| ExperimentError::NonFinite {
-                what: format!("{what} read back ({e:?})"),
-                value: f64::NAN,
-            })
-    };
     let weights = crate::ridge::ridge_solve(
-        host(gram, "Gram matrix of the currents")?,
-        host(cross, "currents × signals")?,
+        host_values(gram, "Gram matrix of the currents")?,
+        host_values(cross, "currents × signals")?,
         n,
         dims,
         exp.ridge,
