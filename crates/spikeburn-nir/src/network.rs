@@ -75,8 +75,8 @@ pub struct NirNetwork {
     /// Affine biases.
     pub biases: Vec<Param<Tensor<1>>>,
     /// Per-neuron coefficients (decays, drives, leaks, thresholds, resets,
-    /// scales), `[n]` each.
-    pub coefficients: Vec<Tensor<1>>,
+    /// scales), `[1, n]` each (row vectors that broadcast over the batch).
+    pub coefficients: Vec<Tensor<2>>,
     #[module(skip)]
     steps: Vec<Step>,
     #[module(skip)]
@@ -147,7 +147,8 @@ impl NirNetwork {
     }
 
     fn push(&mut self, values: Vec<f64>, device: &Device) -> usize {
-        self.coefficients.push(tensor(&values, device));
+        self.coefficients
+            .push(tensor(&values, device).unsqueeze_dim::<2>(0));
         self.coefficients.len() - 1
     }
 
@@ -307,7 +308,7 @@ impl NirNetwork {
             });
         }
         let device = input.device();
-        let c = |i: usize| self.coefficients[i].clone().unsqueeze_dim::<2>(0);
+        let c = |i: usize| self.coefficients[i].clone();
         let zeros = |n: usize| Tensor::<2>::zeros([batch, n], &device);
         let mut out: Vec<Tensor<2>> = self.steps.iter().map(|s| zeros(s.size)).collect();
         let mut membrane: Vec<Option<Tensor<2>>> = self
