@@ -643,19 +643,6 @@ struct Activity {
     intervals: Vec<Vec<f64>>,
 }
 
-/// Mean one-period error of `net` over `states`.
-fn score(
-    exp: &EbnNonlinearExperiment,
-    setup: &SystemSetup,
-    learned: &HostEbn,
-    states: &[[f64; 2]],
-    seed: u64,
-    silenced: &[usize],
-    noise_factor: f64,
-) -> Result<f64> {
-    Ok(score_with_activity(exp, setup, learned, states, seed, silenced, noise_factor)?.0)
-}
-
 /// The input of test run `k` (`[steps, 2]`): zeros for an autonomous
 /// test, else a drive of the training's statistics from its own seed (the
 /// same for every network tested from that state).
@@ -679,8 +666,9 @@ fn test_input(
     )?)
 }
 
-/// [`score`] and the spikes of its runs.
-fn score_with_activity(
+/// Mean one-period error of `learned` over `states`, and the spikes of
+/// those runs.
+fn score(
     exp: &EbnNonlinearExperiment,
     setup: &SystemSetup,
     learned: &HostEbn,
@@ -853,11 +841,10 @@ fn run_system(
 
     let test_seed = seed ^ 0x7E57;
     let fresh = network(exp, basis, exp.basis_units, seed)?;
-    let untrained_error = score(exp, setup, &fresh, &seen, test_seed, &[], 1.0)?;
-    let (autonomous, activity) =
-        score_with_activity(exp, setup, &learned.net, &seen, test_seed, &[], 1.0)?;
-    let unseen_error = score(exp, setup, &learned.net, &unseen, test_seed, &[], 1.0)?;
-    let linear_error = score(exp, setup, &linear.net, &seen, test_seed, &[], 1.0)?;
+    let untrained_error = score(exp, setup, &fresh, &seen, test_seed, &[], 1.0)?.0;
+    let (autonomous, activity) = score(exp, setup, &learned.net, &seen, test_seed, &[], 1.0)?;
+    let unseen_error = score(exp, setup, &learned.net, &unseen, test_seed, &[], 1.0)?.0;
+    let linear_error = score(exp, setup, &linear.net, &seen, test_seed, &[], 1.0)?.0;
     let noise_error = score(
         exp,
         setup,
@@ -866,7 +853,8 @@ fn run_system(
         test_seed,
         &[],
         exp.noise_factor,
-    )?;
+    )?
+    .0;
     let mut loss = vec![];
     for fraction in [0.1, 0.2] {
         let count = (fraction * exp.neurons as f64).round() as usize;
@@ -876,15 +864,18 @@ fn run_system(
             ids.shuffle(&mut StdRng::seed_from_u64(
                 seed ^ ((0x1055 + draw as u64 + count as u64) << 8),
             ));
-            errors.push(score(
-                exp,
-                setup,
-                &learned.net,
-                &seen,
-                test_seed,
-                &ids[..count],
-                1.0,
-            )?);
+            errors.push(
+                score(
+                    exp,
+                    setup,
+                    &learned.net,
+                    &seen,
+                    test_seed,
+                    &ids[..count],
+                    1.0,
+                )?
+                .0,
+            );
         }
         loss.push(errors.iter().sum::<f64>() / errors.len() as f64);
     }
