@@ -44,6 +44,7 @@ import gzip
 import json
 import math
 import os
+import pickle
 import struct
 import sys
 import time
@@ -346,6 +347,10 @@ def main():
     ap.add_argument("--cue-steps", type=int, default=56)
     ap.add_argument("--readout-steps", type=int, default=28)
     ap.add_argument("--train-samples", type=int, default=0, help="use only the first K training images (0 = all)")
+    ap.add_argument("--checkpoint-every", type=int, default=100,
+                    help="write OUT/checkpoint.pkl (atomically) every K iterations (0 = never)")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue from OUT/checkpoint.pkl up to --iterations (the other settings must match)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -353,7 +358,16 @@ def main():
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "config.json"), "w") as f:
+    config_path = os.path.join(args.out, "config.json")
+    # settings that may change between a run and its continuation
+    free = {"iterations", "resume", "threads", "checkpoint_every", "eval_every", "data", "out"}
+    if args.resume:
+        with open(config_path) as f:
+            before = json.load(f)
+        changed = {k: (before.get(k), v) for k, v in vars(args).items() if k not in free and before.get(k) != v}
+        if changed:
+            sys.exit(f"--resume: settings differ from the run in {args.out}: {changed}")
+    with open(config_path, "w") as f:
         json.dump(vars(args), f, indent=1)
 
     xtr, ytr = load_mnist(args.data, "train")
@@ -399,11 +413,38 @@ def main():
                 hits += (logits.argmax(1).numpy() == yte[s:s + args.batch]).sum()
         return hits / len(xte)
 
-    log = open(os.path.join(args.out, "metrics.jsonl"), "w")
+    lr = args.lr
+    start = 0
+    ckpt_path = os.path.join(args.out, "checkpoint.pkl")
+    metrics_path = os.path.join(args.out, "metrics.jsonl")
+    if args.resume:
+        with open(ckpt_path, "rb") as f:
+            st = pickle.load(f)
+        deepr, b_out, bias_opt, lr, rng, delays = (st[k] for k in ("deepr", "b_out", "bias_opt", "lr", "rng", "delays"))
+        torch.set_rng_state(st["torch_rng"])
+        start = st["iteration"] + 1
+        # keep the log up to the checkpoint: later lines are redone
+        with open(metrics_path) as f:
+            kept = [l for l in f if json.loads(l)["iteration"] < start]
+        with open(metrics_path, "w") as f:
+            f.writelines(kept)
+        log = open(metrics_path, "a")
+        print(f"resumed at iteration {start} from {ckpt_path}", flush=True)
+    else:
+        log = open(metrics_path, "w")
     print(f"budget {budget} active {deepr.active()} n_in {n_in} order {args.order} encoding {args.encoding}",
           flush=True)
-    lr = args.lr
-    for it in range(args.iterations):
+
+    def checkpoint(it):
+        # deepr.rng is rng: one pickle keeps them one object
+        st = dict(iteration=it, deepr=deepr, b_out=b_out, bias_opt=bias_opt, lr=lr, rng=rng, delays=delays,
+                  torch_rng=torch.get_rng_state())
+        tmp = ckpt_path + ".tmp"
+        with open(tmp, "wb") as f:
+            pickle.dump(st, f)
+        os.replace(tmp, ckpt_path)
+
+    for it in range(start, args.iterations):
         if args.lr_every and it > 0 and it % args.lr_every == 0:
             lr *= args.lr_decay
         t0 = time.time()
@@ -434,6 +475,8 @@ def main():
             rec["test_accuracy"] = float(evaluate())
         log.write(json.dumps(rec) + "\n")
         log.flush()
+        if args.checkpoint_every and ((it + 1) % args.checkpoint_every == 0 or it + 1 == args.iterations):
+            checkpoint(it)
         print(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in rec.items()),
               flush=True)
 
