@@ -22,11 +22,12 @@
 //! feedback for `clamp_ms` with the target held at that state:
 //!
 //! - `autonomous_error`: from states on the training trajectory;
-//! - `autonomous_error_unseen_initial_states`: from states of the same box
-//!   at least `unseen_distance` (in units of the system's size, the largest
-//!   `|x_i|` the training visited) from every state the training trajectory
-//!   visited, in the box of that size widened by the same distance, and
-//!   whose true free run stays in that box over the score window;
+//! - `autonomous_error_unseen_initial_states`: from states at least
+//!   `unseen_distance` (in units of the system's size, the largest `|x_i|`
+//!   the training visited) from every state the training trajectory
+//!   visited, in the box of that size widened by the same distance, whose
+//!   true run (under its test input) stays in that box over the score
+//!   window;
 //! - each error is the MSE of the readout against the true system over one
 //!   period (`score_seconds`), divided by the variance of that true
 //!   trajectory, averaged over the initial states (over about one period:
@@ -133,7 +134,8 @@ pub struct EbnNonlinearExperiment {
     /// Score window (about one period), seconds.
     pub score_seconds: f64,
     /// Minimum distance of an unseen initial state from the training
-    /// trajectory, as a fraction of the system's size.
+    /// trajectory, as a fraction of the system's size; also how far the
+    /// box they are drawn from extends beyond the trained range.
     pub unseen_distance: f64,
     /// Length of the free run measuring the limit cycle, seconds.
     pub cycle_seconds: f64,
