@@ -1,7 +1,16 @@
 //! The nonlinear EBN (Alemi et al. 2018) through the library API.
 
-use spikeburn_experiments::Validate;
 use spikeburn_experiments::alemi2018::{EbnNonlinearExperiment, run};
+use spikeburn_experiments::{Report, Validate};
+
+/// Runs `exp` in a scratch folder named by `tag` and returns its report.
+fn run_in_scratch(exp: &EbnNonlinearExperiment, tag: &str) -> Report {
+    let dir = std::env::temp_dir().join(format!("spikeburn-{tag}-{}", std::process::id()));
+    let ctx = spikeburn_experiments::RunContext::new(&dir);
+    let report = run(exp, &burn::prelude::Device::default(), &ctx).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    report
+}
 
 /// The reduced Van der Pol run, seed 0 (deterministic): the learned network
 /// runs the limit cycle on its own, which the linear EBN with the same
@@ -16,9 +25,7 @@ fn basis_functions_learn_the_van_der_pol_cycle_a_linear_ebn_cannot() {
         pendulum: None,
         ..EbnNonlinearExperiment::quick()
     };
-    let dir = std::env::temp_dir().join(format!("spikeburn-ebn-nl-{}", std::process::id()));
-    let ctx = spikeburn_experiments::RunContext::new(&dir);
-    let report = run(&exp, &burn::prelude::Device::default(), &ctx).unwrap();
+    let report = run_in_scratch(&exp, "ebn-nl");
     let get = |k: &str| report.get(k).unwrap_or_else(|| panic!("no metric {k}"));
     let auto = get("autonomous_error");
     assert!(
@@ -39,7 +46,6 @@ fn basis_functions_learn_the_van_der_pol_cycle_a_linear_ebn_cannot() {
     ] {
         assert!(get(k).is_finite(), "{k}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The reduced driven-pendulum run, seed 0: the rule takes the one-period
@@ -52,9 +58,7 @@ fn the_rule_learns_the_driven_pendulum() {
         oscillator: None,
         ..EbnNonlinearExperiment::quick()
     };
-    let dir = std::env::temp_dir().join(format!("spikeburn-ebn-pend-{}", std::process::id()));
-    let ctx = spikeburn_experiments::RunContext::new(&dir);
-    let report = run(&exp, &burn::prelude::Device::default(), &ctx).unwrap();
+    let report = run_in_scratch(&exp, "ebn-pend");
     let get = |k: &str| report.get(k).unwrap_or_else(|| panic!("no metric {k}"));
     let auto = get("autonomous_error_pendulum");
     let untrained = get("untrained_error_pendulum");
@@ -62,7 +66,6 @@ fn the_rule_learns_the_driven_pendulum() {
         auto < 0.3 && auto < 0.25 * untrained,
         "{auto} vs untrained {untrained}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
