@@ -351,7 +351,9 @@ fn network(
     Ok(net.with_basis(basis)?)
 }
 
-/// The rate-level learner of the same equations.
+/// The rate-level learner of the same equations: `x` itself instead of the
+/// spiking readout, its linear part started like the network's
+/// (`λ_d I` when `leak_compensated`, else 0).
 #[derive(Clone)]
 struct RateLearner {
     x: [f64; 2],
@@ -364,7 +366,7 @@ struct RateLearner {
 }
 
 impl RateLearner {
-    fn new(basis: &BasisConnections, decoder: &[f32], lambda: f64) -> Self {
+    fn new(basis: &BasisConnections, decoder: &[f32], lambda: f64, compensated: bool) -> Self {
         // Recover G from M = G Dᵀ by least squares over the neurons (D has
         // rank 2): G = M D (Dᵀ D)⁻¹ — the same basis as the spiking network.
         let n = decoder.len() / 2;
@@ -391,7 +393,11 @@ impl RateLearner {
         }
         Self {
             x: [0.0; 2],
-            linear: [0.0; 4],
+            linear: if compensated {
+                [lambda, 0.0, 0.0, lambda]
+            } else {
+                [0.0; 4]
+            },
             weights: vec![0.0; 2 * p],
             g,
             bias: basis.bias.iter().map(|b| *b as f64).collect(),
@@ -783,10 +789,14 @@ fn run_system(
     let cfg = exp.ebn();
     let dt = cfg.dt();
     let untrained = network(exp, basis, exp.basis_units, seed)?;
-    let rate = untrained
-        .basis
-        .as_ref()
-        .map(|b| RateLearner::new(b, &untrained.weights.decoder, cfg.lambda_readout()));
+    let rate = untrained.basis.as_ref().map(|b| {
+        RateLearner::new(
+            b,
+            &untrained.weights.decoder,
+            cfg.lambda_readout(),
+            exp.leak_compensated,
+        )
+    });
     let learned = learn(exp, system, amplitude, untrained, rate, seed, ctx, suffix)?;
     let linear = learn(
         exp,

@@ -78,6 +78,14 @@ pub struct NavigationExperiment {
     pub rate_reg: f64,
     /// Its target rate (Hz).
     pub target_rate_hz: f64,
+    /// Weight of an auxiliary outer-loop loss (0 by default: not in the
+    /// paper): two more readouts of the move's rates guess the goal's
+    /// position on every move after the episode's first goal, scored by
+    /// their squared error over the variance of a goal coordinate. The
+    /// agent's inputs are unchanged (it never sees the goal); only the
+    /// meta-training gradient knows where the goal was, pushing the
+    /// network to hold it — a test of whether the policy then uses it.
+    pub goal_memory_weight: f64,
     /// Episodes per iteration.
     pub batch: usize,
     /// Meta-iterations.
@@ -107,6 +115,7 @@ impl Default for NavigationExperiment {
             a2c: A2cConfig::default(),
             rate_reg: 0.0,
             target_rate_hz: 20.0,
+            goal_memory_weight: 0.0,
             batch: 32,
             iterations: 5000,
             schedule: StepDecay::constant(0.003),
@@ -157,12 +166,20 @@ impl NavigationExperiment {
             .init(n, device)?;
         Ok(NavigationAgent {
             network: RecurrentSpikingConfig::new(self.arena.channels(), n).init(neuron, device)?,
-            heads: LinearConfig::new(n, ACTIONS + 1).init(device),
+            heads: LinearConfig::new(n, ACTIONS + 1 + self.goal_guesses()).init(device),
         })
     }
 }
 
 const ACTIONS: usize = 4;
+
+impl NavigationExperiment {
+    /// Readouts guessing the goal's position (x, y): only with the
+    /// auxiliary loss, so agents meta-trained without it keep their shape.
+    fn goal_guesses(&self) -> usize {
+        if self.goal_memory_weight > 0.0 { 2 } else { 0 }
+    }
+}
 
 impl Validate for NavigationExperiment {
     fn validate(&self) -> Result<()> {
@@ -177,6 +194,7 @@ impl Validate for NavigationExperiment {
         self.a2c.validate()?;
         v::real("rate_reg", self.rate_reg, 0.0, 1e6)?;
         v::real("target_rate_hz", self.target_rate_hz, 0.0, 1000.0)?;
+        v::real("goal_memory_weight", self.goal_memory_weight, 0.0, 1e6)?;
         v::count("batch", self.batch, 1, 4_096)?;
         v::count("iterations", self.iterations, 1, 10_000_000)?;
         v::count("test_episodes", self.test_episodes, 1, 100_000)?;
@@ -197,7 +215,8 @@ impl Validate for NavigationExperiment {
 pub struct NavigationAgent {
     /// The recurrent spiking layer.
     pub network: RecurrentSpiking<Alif>,
-    /// `[n] → [4 logits, value]`.
+    /// `[n] → [4 logits, value]`, and the goal's `(x, y)` with the
+    /// auxiliary loss.
     pub heads: Linear,
 }
 
@@ -207,6 +226,9 @@ struct Rollout {
     logits: Option<Tensor<3>>,
     /// `[moves, batch]`.
     values: Option<Tensor<2>>,
+    /// `[moves, batch, 2]`: the goal-guessing readouts, if the agent has
+    /// them.
+    goal_guesses: Option<Tensor<3>>,
     /// `[moves][batch]`.
     actions: Vec<usize>,
     rewards: Vec<f32>,
@@ -285,9 +307,11 @@ fn rollout(
     let mut obs = env.reset(rng);
     let mut state = None;
     let (mut logits, mut values, mut move_rates) = (vec![], vec![], vec![]);
+    let mut guesses = vec![];
     let mut out = Rollout {
         logits: None,
         values: None,
+        goal_guesses: None,
         actions: Vec::with_capacity(exp.moves * batch),
         rewards: Vec::with_capacity(exp.moves * batch),
         ended: Vec::with_capacity(exp.moves * batch),
@@ -315,7 +339,14 @@ fn rollout(
                 move_rates.push(rates.clone().unsqueeze_dim::<3>(0));
                 let y = agent.heads.forward(rates);
                 let l = y.clone().slice(s![.., 0..ACTIONS]);
-                let v = y.slice(s![.., ACTIONS..ACTIONS + 1]).reshape([batch]);
+                let v = y
+                    .clone()
+                    .slice(s![.., ACTIONS..ACTIONS + 1])
+                    .reshape([batch]);
+                if y.dims()[1] == ACTIONS + 3 {
+                    let g = y.slice(s![.., ACTIONS + 1..ACTIONS + 3]);
+                    guesses.push(g.unsqueeze_dim::<3>(0));
+                }
                 let p: Vec<f32> = host_values(softmax(l.clone().detach(), 1), "policy")?;
                 logits.push(l.unsqueeze_dim::<3>(0));
                 values.push(v.unsqueeze_dim::<2>(0));
@@ -359,6 +390,9 @@ fn rollout(
         out.logits = Some(Tensor::cat(logits, 0));
         out.values = Some(Tensor::cat(values, 0));
         out.move_rates = Some(Tensor::cat(move_rates, 0));
+        if !guesses.is_empty() {
+            out.goal_guesses = Some(Tensor::cat(guesses, 0));
+        }
         out.rate_hz = spikes_sum / exp.moves as f64 * 1000.0;
     }
     Ok(out)
@@ -432,6 +466,11 @@ impl Task<NavigationAgent> for NavigationTask<'_> {
             // Entries are spikes per 1-ms step, as the regulariser expects.
             loss = loss + firing_rate_regulariser(rates, exp.target_rate_hz, 1.0) * exp.rate_reg;
         }
+        if let Some(guesses) = r.goal_guesses.clone() {
+            let (memory, error) = goal_memory_loss(guesses, &r.ended, &r.goals, exp, &self.device)?;
+            loss = loss + memory * exp.goal_memory_weight;
+            parts.push(("goal_memory_error".to_string(), error));
+        }
         let sc = scores(&r.ended, exp.moves, exp.batch);
         parts.extend([
             ("reward_per_episode".to_string(), sc.reward),
@@ -442,6 +481,48 @@ impl Task<NavigationAgent> for NavigationTask<'_> {
         ]);
         Ok((loss, parts))
     }
+}
+
+/// The auxiliary goal-memory loss: on every move after an episode's first
+/// goal (from the stay at the goal on), the squared error of the guessed
+/// goal position, in arena-side units centred on the arena,
+///
+///   L = Σ_{t,b} m_{tb} ‖ĝ_{tb} − (g_b / side − ½)‖² / (2 σ² Σ m),
+///
+/// with σ² = (1 − 2 r / side)² / 12 the variance of a goal coordinate
+/// (goals are uniform at least a radius `r` from the walls): 1 for a guess
+/// at the centre, 0 for a perfect memory. Also returns its value.
+fn goal_memory_loss(
+    guesses: Tensor<3>,
+    ended: &[bool],
+    goals: &[[f64; 2]],
+    exp: &NavigationExperiment,
+    device: &Device,
+) -> Result<(Tensor<1>, f64)> {
+    let [moves, batch, _] = guesses.dims();
+    let side = exp.arena.side;
+    let mut mask = vec![0f32; moves * batch];
+    let mut target = vec![0f32; moves * batch * 2];
+    for b in 0..batch {
+        let Some(hit) = (0..moves).find(|&t| ended[t * batch + b]) else {
+            continue;
+        };
+        for t in hit + 1..moves {
+            mask[t * batch + b] = 1.0;
+            for k in 0..2 {
+                target[(t * batch + b) * 2 + k] = (goals[b][k] / side - 0.5) as f32;
+            }
+        }
+    }
+    let count: f32 = mask.iter().sum();
+    let spread = 1.0 - 2.0 * exp.arena.goal_radius / side;
+    let variance = spread * spread / 12.0;
+    let mask = Tensor::<3>::from_data(TensorData::new(mask, [moves, batch, 1]), device);
+    let target = Tensor::<3>::from_data(TensorData::new(target, [moves, batch, 2]), device);
+    let loss =
+        ((guesses - target).powi_scalar(2) * mask).sum() / (2.0 * variance * count.max(1.0) as f64);
+    let value = loss.clone().into_scalar::<f32>() as f64;
+    Ok((loss, value))
 }
 
 /// An agent on the held-out episodes: its scores, the first episode's
@@ -727,4 +808,37 @@ pub fn run(exp: &NavigationExperiment, device: &Device, ctx: &RunContext) -> Res
         "after meta-training, later trials go straight to the remembered goal (exploration, then exploitation)",
     );
     Ok(report.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two episodes of four moves; the first reaches its goal at move 1,
+    /// the second never does.
+    fn loss_of(guess: [f32; 2]) -> f64 {
+        let device = Device::default();
+        let exp = NavigationExperiment::default();
+        let (moves, batch) = (4, 2);
+        let mut ended = vec![false; moves * batch];
+        ended[batch] = true;
+        let goals = [[0.8, 0.3], [0.2, 0.2]];
+        let g: Vec<f32> = (0..moves * batch).flat_map(|_| guess).collect();
+        let guesses = Tensor::<3>::from_data(TensorData::new(g, [moves, batch, 2]), &device);
+        goal_memory_loss(guesses, &ended, &goals, &exp, &device)
+            .expect("a loss")
+            .1
+    }
+
+    #[test]
+    fn goal_memory_loss_counts_only_moves_after_the_first_goal() {
+        // The first episode's goal, centred: (0.3, −0.2). Moves 2 and 3
+        // count; the second episode (no goal reached) never does, so its
+        // own goal does not matter.
+        assert!(loss_of([0.3, -0.2]) < 1e-9);
+        // A guess at the centre: 0.13 / (2 σ²), σ² = 0.7² / 12.
+        let expected = (0.09 + 0.04) / (2.0 * 0.49 / 12.0);
+        let got = loss_of([0.0, 0.0]);
+        assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
+    }
 }
