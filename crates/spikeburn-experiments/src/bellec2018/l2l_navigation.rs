@@ -143,6 +143,12 @@ impl NavigationExperiment {
         }
     }
 
+    /// Readouts guessing the goal's position (x, y): only with the
+    /// auxiliary loss, so agents meta-trained without it keep their shape.
+    fn goal_guesses(&self) -> usize {
+        if self.goal_memory_weight > 0.0 { 2 } else { 0 }
+    }
+
     fn trainer(&self) -> TrainerConfig {
         TrainerConfig {
             iterations: self.iterations,
@@ -172,14 +178,6 @@ impl NavigationExperiment {
 }
 
 const ACTIONS: usize = 4;
-
-impl NavigationExperiment {
-    /// Readouts guessing the goal's position (x, y): only with the
-    /// auxiliary loss, so agents meta-trained without it keep their shape.
-    fn goal_guesses(&self) -> usize {
-        if self.goal_memory_weight > 0.0 { 2 } else { 0 }
-    }
-}
 
 impl Validate for NavigationExperiment {
     fn validate(&self) -> Result<()> {
@@ -343,8 +341,8 @@ fn rollout(
                     .clone()
                     .slice(s![.., ACTIONS..ACTIONS + 1])
                     .reshape([batch]);
-                if y.dims()[1] == ACTIONS + 3 {
-                    let g = y.slice(s![.., ACTIONS + 1..ACTIONS + 3]);
+                if exp.goal_guesses() > 0 {
+                    let g = y.slice(s![.., ACTIONS + 1..ACTIONS + 1 + exp.goal_guesses()]);
                     guesses.push(g.unsqueeze_dim::<3>(0));
                 }
                 let p: Vec<f32> = host_values(softmax(l.clone().detach(), 1), "policy")?;
@@ -466,7 +464,7 @@ impl Task<NavigationAgent> for NavigationTask<'_> {
             // Entries are spikes per 1-ms step, as the regulariser expects.
             loss = loss + firing_rate_regulariser(rates, exp.target_rate_hz, 1.0) * exp.rate_reg;
         }
-        if let Some(guesses) = r.goal_guesses.clone() {
+        if let Some(guesses) = r.goal_guesses {
             let (memory, error) = goal_memory_loss(guesses, &r.ended, &r.goals, exp, &self.device)?;
             loss = loss + memory * exp.goal_memory_weight;
             parts.push(("goal_memory_error".to_string(), error));
