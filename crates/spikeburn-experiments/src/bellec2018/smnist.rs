@@ -72,9 +72,10 @@ pub struct SmnistConfig {
     /// Largest joint norm of the gradients (weights and readout bias); larger
     /// ones are scaled down. Not in the LSNN code. 1.0 is about twice the
     /// median norm (0.55–0.65 through training), so 1–10 % of the steps are
-    /// clipped: the rare spikes (norms 20–90, a few per thousand
-    /// iterations) otherwise enter Adam's moments at full size, and each was
-    /// followed by an accuracy drop of 5–15 points and a plateau (#17: at
+    /// clipped: the rare spikes (norms 20–100, a few per thousand
+    /// iterations) otherwise enter Adam's moments at up to 20× a normal
+    /// gradient, and in the runs clipped at 20 each was followed by an
+    /// accuracy drop of 5–15 points (#17: at
     /// 20, as before, held-out 0.80 from 1 500 iterations with drops, 0.67
     /// at 4 000; at 1.0, 0.80 at 1 500 and 0.83–0.86 from 2 250 to 4 000,
     /// the training loss falling throughout). `null` turns clipping off.
