@@ -27,10 +27,17 @@
 //! `max_rate_hz`), one channel at `max_rate_hz` on the move after a reward,
 //! and one channel per action at `max_rate_hz` for the action just taken —
 //! the inputs a meta-RL agent needs to learn in its activity where the goal
-//! was.
+//! was. With `goal_visible` (off by default: a positive control, not the
+//! paper's task) a second grid of place cells codes the goal's centre on
+//! every move, so the task needs no memory — what an agent scores there is
+//! the most a perfect memory could give it.
+//!
+//! Each episode draws its carries from its own random stream, seeded at
+//! reset: how many draws one episode's carries take never shifts another
+//! episode's, so two agents on the same goals are compared paired.
 
-use rand::RngExt;
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::{Result, TasksError};
@@ -56,7 +63,9 @@ pub trait Environment {
     fn batch(&self) -> usize;
     /// Starts new episodes; returns the first observations.
     fn reset(&mut self, rng: &mut StdRng) -> Vec<f32>;
-    /// Applies one action per episode (`actions[b] < actions()`).
+    /// Applies one action per episode (`actions[b] < actions()`); `rng` is
+    /// the caller's stream (an environment may keep per-episode streams
+    /// instead, as [`ArenaEpisodes`] does).
     fn step(&mut self, actions: &[usize], rng: &mut StdRng) -> Result<Transition>;
 }
 
@@ -74,6 +83,9 @@ pub struct Arena {
     pub place_cells: usize,
     /// Peak rate of every channel (Hz).
     pub max_rate_hz: f64,
+    /// Show the goal: a second place-cell grid coding its centre (a
+    /// control without the need to remember; off in the paper's task).
+    pub goal_visible: bool,
 }
 
 impl Default for Arena {
@@ -84,6 +96,7 @@ impl Default for Arena {
             speed: 0.1,
             place_cells: 6,
             max_rate_hz: 200.0,
+            goal_visible: false,
         }
     }
 }
@@ -128,9 +141,24 @@ impl Arena {
         Ok(())
     }
 
-    /// Channels: the place cells, the reward channel, one per action.
+    /// Channels: the place cells, the reward channel, one per action, then
+    /// (with `goal_visible`) the goal's place cells.
     pub fn channels(&self) -> usize {
-        self.place_cells * self.place_cells + 1 + MOVES.len()
+        let grid = self.place_cells * self.place_cells;
+        grid + 1 + MOVES.len() + if self.goal_visible { grid } else { 0 }
+    }
+
+    /// Writes the grid's rates for point `p` into `cells` (`place_cells²`).
+    fn place_code(&self, p: [f64; 2], cells: &mut [f32]) {
+        let k = self.place_cells;
+        let spacing = self.side / k as f64;
+        for i in 0..k {
+            for j in 0..k {
+                let centre = [(i as f64 + 0.5) * spacing, (j as f64 + 0.5) * spacing];
+                let d2 = (p[0] - centre[0]).powi(2) + (p[1] - centre[1]).powi(2);
+                cells[i * k + j] = (self.max_rate_hz * (-0.5 * d2 / spacing.powi(2)).exp()) as f32;
+            }
+        }
     }
 
     /// `batch` episodes of this arena (validated).
@@ -147,6 +175,7 @@ impl Arena {
             last_reward: vec![false; batch],
             last_action: vec![None; batch],
             carry: vec![false; batch],
+            streams: (0..batch).map(|_| StdRng::seed_from_u64(0)).collect(),
         })
     }
 
@@ -165,7 +194,7 @@ impl Arena {
 }
 
 /// A batch of episodes in an [`Arena`]: positions, hidden goals.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ArenaEpisodes {
     arena: Arena,
     /// Agent positions.
@@ -180,22 +209,20 @@ pub struct ArenaEpisodes {
     /// The agent reached the goal on the last move: the next one carries it
     /// away.
     carry: Vec<bool>,
+    /// Each episode's stream for its carries, seeded at reset.
+    streams: Vec<StdRng>,
 }
 
 impl ArenaEpisodes {
     fn observe(&self) -> Vec<f32> {
         let a = &self.arena;
         let (k, c) = (a.place_cells, a.channels());
-        let spacing = a.side / k as f64;
         let mut obs = vec![0f32; self.position.len() * c];
         for (b, p) in self.position.iter().enumerate() {
             let row = &mut obs[b * c..(b + 1) * c];
-            for i in 0..k {
-                for j in 0..k {
-                    let centre = [(i as f64 + 0.5) * spacing, (j as f64 + 0.5) * spacing];
-                    let d2 = (p[0] - centre[0]).powi(2) + (p[1] - centre[1]).powi(2);
-                    row[i * k + j] = (a.max_rate_hz * (-0.5 * d2 / spacing.powi(2)).exp()) as f32;
-                }
+            a.place_code(*p, &mut row[..k * k]);
+            if a.goal_visible {
+                a.place_code(self.goal[b], &mut row[k * k + 1 + MOVES.len()..]);
             }
             if self.last_reward[b] {
                 row[k * k] = a.max_rate_hz as f32;
@@ -226,7 +253,8 @@ impl Environment for ArenaEpisodes {
         for b in 0..self.batch() {
             let r = a.goal_radius;
             self.goal[b] = [0, 1].map(|_| r + (a.side - 2.0 * r) * rng.random::<f64>());
-            self.position[b] = a.draw_outside(self.goal[b], rng);
+            self.streams[b] = StdRng::seed_from_u64(rng.random());
+            self.position[b] = a.draw_outside(self.goal[b], &mut self.streams[b]);
             self.arrival[b] = self.position[b];
             self.last_reward[b] = false;
             self.last_action[b] = None;
@@ -235,7 +263,7 @@ impl Environment for ArenaEpisodes {
         self.observe()
     }
 
-    fn step(&mut self, actions: &[usize], rng: &mut StdRng) -> Result<Transition> {
+    fn step(&mut self, actions: &[usize], _rng: &mut StdRng) -> Result<Transition> {
         if actions.len() != self.batch() {
             return Err(TasksError::invalid(
                 "actions",
@@ -251,7 +279,7 @@ impl Environment for ArenaEpisodes {
         let mut ended = vec![false; self.batch()];
         for (b, &m) in actions.iter().enumerate() {
             if self.carry[b] {
-                self.position[b] = a.draw_outside(self.goal[b], rng);
+                self.position[b] = a.draw_outside(self.goal[b], &mut self.streams[b]);
                 self.arrival[b] = self.position[b];
                 self.carry[b] = false;
                 self.last_reward[b] = false;
@@ -371,6 +399,47 @@ mod tests {
             let cell = |v: f64| ((v * k as f64) as usize).min(k - 1);
             assert_eq!(best, cell(p[0]) * k + cell(p[1]), "{p:?}");
         }
+    }
+
+    #[test]
+    fn a_visible_goal_has_its_own_place_cells() {
+        let arena = Arena {
+            goal_visible: true,
+            ..Arena::default()
+        };
+        let (k, c) = (arena.place_cells, arena.channels());
+        assert_eq!(c, 2 * k * k + 5);
+        let mut env = arena.episodes(8).unwrap();
+        let obs = env.reset(&mut StdRng::seed_from_u64(3));
+        let cell = |v: f64| ((v * k as f64) as usize).min(k - 1);
+        for b in 0..8 {
+            let row = &obs[b * c + k * k + 5..(b + 1) * c];
+            let best = (0..k * k)
+                .max_by(|&i, &j| row[i].total_cmp(&row[j]))
+                .unwrap();
+            let g = env.goal[b];
+            assert_eq!(best, cell(g[0]) * k + cell(g[1]), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn one_episodes_carries_do_not_shift_anothers() {
+        let arena = Arena::default();
+        let (mut a, mut b) = (arena.episodes(2).unwrap(), arena.episodes(2).unwrap());
+        a.reset(&mut StdRng::seed_from_u64(4));
+        b.reset(&mut StdRng::seed_from_u64(4));
+        let mut shared = StdRng::seed_from_u64(5);
+        // Episode 1 is carried in `a` only, then episode 0 in both.
+        a.carry[1] = true;
+        a.step(&[0, 0], &mut shared).unwrap();
+        b.step(&[0, 0], &mut shared).unwrap();
+        assert_ne!(a.position[1], b.position[1]);
+        a.carry[0] = true;
+        b.carry[0] = true;
+        a.step(&[0, 0], &mut shared).unwrap();
+        b.step(&[0, 0], &mut shared).unwrap();
+        assert_eq!(a.position[0], b.position[0]);
+        assert!(!arena.in_goal(a.position[0], a.goal[0]));
     }
 
     #[test]
