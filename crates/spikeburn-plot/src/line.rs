@@ -55,6 +55,11 @@ pub struct LineChart {
     /// spans them. Absent in serialised charts means `false`.
     #[serde(default)]
     pub log_y: bool,
+    /// One unit is as long on both axes (maps, trajectories): the shorter
+    /// range is widened about its centre. Ignored on a log axis. Absent in
+    /// serialised charts means `false`.
+    #[serde(default)]
+    pub equal_aspect: bool,
 }
 
 const W: f64 = 640.0;
@@ -78,12 +83,19 @@ impl LineChart {
             y_label: y_label.into(),
             series,
             log_y: false,
+            equal_aspect: false,
         }
     }
 
     /// The same chart with a logarithmic vertical axis.
     pub fn with_log_y(mut self) -> Self {
         self.log_y = true;
+        self
+    }
+
+    /// The same chart with equal units on both axes.
+    pub fn with_equal_aspect(mut self) -> Self {
+        self.equal_aspect = true;
         self
     }
 
@@ -124,7 +136,14 @@ impl LineChart {
             (u0, u1) = (u0 - half, u1 + half);
         }
         let pad = 0.05 * (u1 - u0);
-        let (u0, u1) = (u0 - pad, u1 + pad);
+        let (mut u0, mut u1) = (u0 - pad, u1 + pad);
+        if self.equal_aspect && !self.log_y {
+            let (w, h) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+            let per_pixel = ((x1 - x0) / w).max((u1 - u0) / h);
+            let (cx, cu) = ((x0 + x1) / 2.0, (u0 + u1) / 2.0);
+            (x0, x1) = (cx - per_pixel * w / 2.0, cx + per_pixel * w / 2.0);
+            (u0, u1) = (cu - per_pixel * h / 2.0, cu + per_pixel * h / 2.0);
+        }
         let sx = |x: f64| LEFT + (x - x0) / (x1 - x0) * (W - LEFT - RIGHT);
         let su = |u: f64| TOP + (u1 - u) / (u1 - u0) * (H - TOP - BOTTOM);
         let (y_ticks, y_pos): (Vec<Tick>, Box<dyn Fn(f64) -> f64>) = if self.log_y {
@@ -258,6 +277,25 @@ mod points_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn equal_aspect_draws_a_square_square() {
+        let square = vec![(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (0.0, 0.0)];
+        let chart = LineChart::new("", "x", "y", vec![Series::new("s", square)]);
+        let extent = |svg: &str| {
+            let p = &polylines(svg)[0];
+            let span = |f: fn(&(f64, f64)) -> f64| {
+                let v: Vec<f64> = p.iter().map(f).collect();
+                v.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+                    - v.iter().cloned().fold(f64::INFINITY, f64::min)
+            };
+            (span(|q| q.0), span(|q| q.1))
+        };
+        let (w, h) = extent(&chart.to_svg());
+        assert!(w > 1.5 * h, "stretched to the frame: {w} × {h}");
+        let (w, h) = extent(&chart.with_equal_aspect().to_svg());
+        assert!((w - h).abs() < 0.2, "{w} × {h}");
+    }
 
     /// The `points` attribute of each polyline, parsed.
     fn polylines(svg: &str) -> Vec<Vec<(f64, f64)>> {

@@ -794,12 +794,15 @@ pub fn run(exp: &NavigationExperiment, device: &Device, ctx: &RunContext) -> Res
     ));
     report.figure(
         "trajectories",
-        Figure::Line(LineChart::new(
-            "a held-out episode: the meta-trained agent's trials",
-            "x",
-            "y",
-            series,
-        )),
+        Figure::Line(
+            LineChart::new(
+                "a held-out episode: the meta-trained agent's trials",
+                "x",
+                "y",
+                series,
+            )
+            .with_equal_aspect(),
+        ),
     );
     report.paper(
         "claim",
