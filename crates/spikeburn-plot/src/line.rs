@@ -1,6 +1,7 @@
 //! Line charts: learning curves, accuracies, firing rates over time.
 
 use std::fmt::Write;
+use std::num::NonZeroUsize;
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,32 @@ impl Series {
             label: label.into(),
             points,
         }
+    }
+
+    /// The series as means over consecutive runs of `window` points (the
+    /// last run may be shorter), each mean drawn at its run's mean x: a
+    /// noisy per-iteration training curve made readable without hiding
+    /// drops longer than a window. Points with a non-finite coordinate are
+    /// left out of the means; a run with none left gives no point.
+    pub fn windowed_mean(self, window: NonZeroUsize) -> Self {
+        let points = self
+            .points
+            .chunks(window.get())
+            .filter_map(|run| {
+                let finite: Vec<_> = run
+                    .iter()
+                    .filter(|(x, y)| x.is_finite() && y.is_finite())
+                    .collect();
+                let n = finite.len() as f64;
+                (!finite.is_empty()).then(|| {
+                    let (sx, sy) = finite
+                        .iter()
+                        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
+                    (sx / n, sy / n)
+                })
+            })
+            .collect();
+        Self { points, ..self }
     }
 }
 
@@ -277,6 +304,24 @@ mod points_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windowed_means_average_each_run_of_points() {
+        let points = vec![
+            (0.0, 1.0),
+            (1.0, 3.0),
+            (2.0, f64::NAN),
+            (3.0, 5.0),
+            (4.0, 2.0),
+            (5.0, f64::NAN),
+            (6.0, f64::NAN),
+        ];
+        let three = NonZeroUsize::new(3).unwrap();
+        let means = Series::new("s", points).windowed_mean(three);
+        assert_eq!(means.label, "s");
+        // Runs {0, 1, 2 (NaN)}, {3, 4, 5 (NaN)}, {6 (NaN)}: the last gives none.
+        assert_eq!(means.points, vec![(0.5, 2.0), (3.5, 3.5)]);
+    }
 
     #[test]
     fn equal_aspect_draws_a_square_square() {

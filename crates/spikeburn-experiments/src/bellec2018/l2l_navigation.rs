@@ -192,6 +192,10 @@ impl NavigationExperiment {
 
 const ACTIONS: usize = 4;
 
+/// Iterations averaged per point of the meta-training curve: one batch's
+/// reward is too noisy to read two agents' curves on one chart.
+const CURVE_WINDOW: std::num::NonZeroUsize = std::num::NonZeroUsize::new(50).unwrap();
+
 impl Validate for NavigationExperiment {
     fn validate(&self) -> Result<()> {
         self.arena.validate()?;
@@ -747,7 +751,7 @@ pub fn run(exp: &NavigationExperiment, device: &Device, ctx: &RunContext) -> Res
     report.metric("sec_per_iter", trained.sec_per_iter)?;
     report.count("iterations", exp.iterations);
     report.count("episodes_per_iteration", exp.batch);
-    let mut training = vec![Series::new("LSNN", trained.curve)];
+    let mut training = vec![Series::new("LSNN", trained.curve).windowed_mean(CURVE_WINDOW)];
     if exp.lif_only {
         train_device.seed(ctx.seed);
         let lif = exp.agent(0.0, &train_device)?;
@@ -757,12 +761,12 @@ pub fn run(exp: &NavigationExperiment, device: &Device, ctx: &RunContext) -> Res
             "_lif_only",
             evaluate(exp, Actor::Agent(&lif.agent.valid()), ctx.seed, &base)?.scores,
         )?;
-        training.push(Series::new("LIF only", lif.curve));
+        training.push(Series::new("LIF only", lif.curve).windowed_mean(CURVE_WINDOW));
     }
     report.figure(
         "meta_training",
         Figure::Line(LineChart::new(
-            "meta-training: goals reached per episode",
+            "meta-training: goals reached per episode (means of 50 iterations)",
             "iteration",
             "reward per episode",
             training,
