@@ -40,17 +40,11 @@ impl Series {
             .points
             .chunks(window.get())
             .filter_map(|run| {
-                let finite: Vec<_> = run
+                let (sx, sy, n) = run
                     .iter()
                     .filter(|(x, y)| x.is_finite() && y.is_finite())
-                    .collect();
-                let n = finite.len() as f64;
-                (!finite.is_empty()).then(|| {
-                    let (sx, sy) = finite
-                        .iter()
-                        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x, b + y));
-                    (sx / n, sy / n)
-                })
+                    .fold((0.0, 0.0, 0.0), |(a, b, n), (x, y)| (a + x, b + y, n + 1.0));
+                (n > 0.0).then(|| (sx / n, sy / n))
             })
             .collect();
         Self { points, ..self }

@@ -766,7 +766,9 @@ pub fn run(exp: &NavigationExperiment, device: &Device, ctx: &RunContext) -> Res
     report.figure(
         "meta_training",
         Figure::Line(LineChart::new(
-            "meta-training: goals reached per episode (means of 50 iterations)",
+            format!(
+                "meta-training: goals reached per episode (means of {CURVE_WINDOW} iterations)"
+            ),
             "iteration",
             "reward per episode",
             training,
