@@ -52,16 +52,33 @@ fn l2l_navigation_scores_every_agent_the_same_way() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The reduced meta-training (`--quick` without the LIF-only agent, about
-/// 40 s) learns to search: the first trial of a held-out episode, where
-/// there is nothing to remember yet, takes clearly fewer moves than before
-/// meta-training and than a random walk, and the agent finds several times
-/// as many goals. (Remembering the goal takes thousands of iterations —
-/// see the README — beyond a CI test.) Measured: 29.6 moves against 42 /
-/// 44, 2.5 goals per episode against 0.7.
+/// A reduced meta-training remembers the goal. The arena's goal sits on
+/// one of four places (`goal_sites` 2, a smaller family of tasks than the
+/// paper's uniform goal, where memory pays off within ~1 500 iterations;
+/// about two minutes): on held-out episodes the agent's later trials are
+/// clearly shorter than its first trial and than the same agent's with its
+/// state put back at rest at every carry (memory wiped), and it finds more
+/// goals per episode than that twin — the within-episode gain comes from
+/// its dynamics alone. It has also learned to search: first trials far
+/// shorter than before meta-training and than a random walk's.
+///
+/// Measured (256 held-out episodes, seed 0): later trials 10.7 moves
+/// against 13.6 on the first and 13.5 wiped, 5.3 goals per episode against
+/// 4.0 wiped; first trials 13.6 against 44.6 before meta-training. Over seeds
+/// 0–3 (512 episodes) the later trials took 0.69–0.83 of the wiped
+/// twin's moves, and memoryless agents of other settings 0.96–1.04: the
+/// bound 0.9 separates the two.
 #[test]
-fn a_reduced_meta_training_learns_to_search() {
+fn a_reduced_meta_training_remembers_the_goal() {
     let exp = NavigationExperiment {
+        arena: Arena {
+            goal_sites: 2,
+            ..Arena::default()
+        },
+        batch: 32,
+        iterations: 1500,
+        test_episodes: 256,
+        checkpoint_every: 500,
         lif_only: false,
         ..NavigationExperiment::quick()
     };
@@ -69,7 +86,21 @@ fn a_reduced_meta_training_learns_to_search() {
     let ctx = spikeburn_experiments::RunContext::new(&dir);
     let report = run(&exp, &burn::prelude::Device::default(), &ctx).unwrap();
     let m = |k: &str| report.get(k).unwrap_or_else(|| panic!("{k} missing"));
-    let first = m("steps_to_goal_first_trial");
+    let (first, later) = (
+        m("steps_to_goal_first_trial"),
+        m("steps_to_goal_later_trials"),
+    );
+    let wiped = m("steps_to_goal_later_trials_memory_wiped");
+    assert!(later < 0.9 * first, "later trials {later} vs first {first}");
+    assert!(later < 0.9 * wiped, "later trials {later} vs {wiped} wiped");
+    let (goals, goals_wiped) = (
+        m("reward_per_episode"),
+        m("reward_per_episode_memory_wiped"),
+    );
+    assert!(
+        goals > 1.15 * goals_wiped,
+        "{goals} goals per episode vs {goals_wiped} wiped"
+    );
     for reference in ["_before", "_random_walk"] {
         let other = m(&format!("steps_to_goal_first_trial{reference}"));
         assert!(
@@ -77,8 +108,8 @@ fn a_reduced_meta_training_learns_to_search() {
             "first trial {first} vs {other} {reference}"
         );
     }
-    let (reward, walk) = (m("reward_per_episode"), m("reward_per_episode_random_walk"));
-    assert!(reward > 2.0 * walk, "{reward} goals per episode vs {walk}");
+    let walk = m("reward_per_episode_random_walk");
+    assert!(goals > 2.0 * walk, "{goals} goals per episode vs {walk}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

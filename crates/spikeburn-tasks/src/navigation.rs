@@ -9,7 +9,10 @@
 //!
 //! - a square `[0, side]²` with walls (a move into a wall stops at it);
 //! - a goal disc of radius `goal_radius`, drawn uniformly (fully inside the
-//!   arena) per episode and never shown;
+//!   arena) per episode and never shown — or, with `goal_sites` n > 0 (not
+//!   the paper's task: a smaller family of tasks, where remembering the
+//!   goal is a choice among n² places and is learned sooner), centred on
+//!   one of the n × n grid cells' centres, drawn uniformly;
 //! - four actions (north, east, south, west), each a move of `speed`
 //!   (the paper's agent moves continuously; discrete moves are our
 //!   simplification);
@@ -81,11 +84,17 @@ pub struct Arena {
     pub speed: f64,
     /// Place cells per side.
     pub place_cells: usize,
-    /// Peak rate of every channel (Hz).
+    /// Peak rate of every channel (Hz); 1 000 by default (up to a spike per
+    /// 1-ms step): with 200 the meta-RL agents of spikeburn's experiment
+    /// learned far more slowly and never held the goal in their activity.
     pub max_rate_hz: f64,
     /// Show the goal: a second place-cell grid coding its centre (a
     /// control without the need to remember; off in the paper's task).
     pub goal_visible: bool,
+    /// 0: the goal's centre is uniform over the arena (the paper's task);
+    /// n > 0: it is the centre of one of the n × n cells of a grid over
+    /// the arena, drawn uniformly.
+    pub goal_sites: usize,
 }
 
 impl Default for Arena {
@@ -95,8 +104,9 @@ impl Default for Arena {
             goal_radius: 0.15,
             speed: 0.1,
             place_cells: 6,
-            max_rate_hz: 200.0,
+            max_rate_hz: 1000.0,
             goal_visible: false,
+            goal_sites: 0,
         }
     }
 }
@@ -126,6 +136,17 @@ impl Arena {
                 "speed",
                 self.speed,
                 format!("a move length in (0, side = {}]", self.side),
+            ));
+        }
+        if self.goal_sites > 0 && self.side / (2.0 * self.goal_sites as f64) < self.goal_radius {
+            return Err(TasksError::invalid(
+                "goal_sites",
+                self.goal_sites,
+                format!(
+                    "at most side / (2 goal_radius) = {:.0} per side, so that a goal \
+                     on a cell's centre fits in the arena",
+                    (self.side / (2.0 * self.goal_radius)).floor()
+                ),
             ));
         }
         if self.place_cells == 0 {
@@ -181,6 +202,17 @@ impl Arena {
 
     fn in_goal(&self, p: [f64; 2], goal: [f64; 2]) -> bool {
         (p[0] - goal[0]).powi(2) + (p[1] - goal[1]).powi(2) < self.goal_radius.powi(2)
+    }
+
+    fn draw_goal(&self, rng: &mut StdRng) -> [f64; 2] {
+        if self.goal_sites == 0 {
+            let r = self.goal_radius;
+            return [0, 1].map(|_| r + (self.side - 2.0 * r) * rng.random::<f64>());
+        }
+        let n = self.goal_sites;
+        let site = rng.random_range(0..n * n);
+        let cell = self.side / n as f64;
+        [site / n, site % n].map(|i| (i as f64 + 0.5) * cell)
     }
 
     fn draw_outside(&self, goal: [f64; 2], rng: &mut StdRng) -> [f64; 2] {
@@ -251,8 +283,7 @@ impl Environment for ArenaEpisodes {
     fn reset(&mut self, rng: &mut StdRng) -> Vec<f32> {
         let a = self.arena.clone();
         for b in 0..self.batch() {
-            let r = a.goal_radius;
-            self.goal[b] = [0, 1].map(|_| r + (a.side - 2.0 * r) * rng.random::<f64>());
+            self.goal[b] = a.draw_goal(rng);
             self.streams[b] = StdRng::seed_from_u64(rng.random());
             self.position[b] = a.draw_outside(self.goal[b], &mut self.streams[b]);
             self.arrival[b] = self.position[b];
@@ -356,7 +387,7 @@ mod tests {
                 assert!(arena.in_goal(env.position[0], env.goal[0]), "stays inside");
                 // The reward channel fires with the goal's place cells.
                 let k = arena.place_cells;
-                assert_eq!(t.observation[k * k], 200.0);
+                assert_eq!(t.observation[k * k], 1000.0);
                 let cell = |v: f64| ((v * k as f64) as usize).min(k - 1);
                 let best = (0..k * k)
                     .max_by(|&i, &j| t.observation[i].total_cmp(&t.observation[j]))
@@ -399,6 +430,35 @@ mod tests {
             let cell = |v: f64| ((v * k as f64) as usize).min(k - 1);
             assert_eq!(best, cell(p[0]) * k + cell(p[1]), "{p:?}");
         }
+    }
+
+    #[test]
+    fn goal_sites_put_every_goal_on_a_grid_cells_centre() {
+        let arena = Arena {
+            goal_sites: 2,
+            ..Arena::default()
+        };
+        let mut env = arena.episodes(256).unwrap();
+        env.reset(&mut StdRng::seed_from_u64(4));
+        let mut seen = [0usize; 4];
+        for g in &env.goal {
+            let site = |v: f64| match v {
+                0.25 => 0,
+                0.75 => 1,
+                _ => panic!("goal {g:?} off the sites"),
+            };
+            seen[site(g[0]) * 2 + site(g[1])] += 1;
+        }
+        // 64 expected per site; a binomial spread of ±8.
+        assert!(seen.iter().all(|&n| (32..=96).contains(&n)), "{seen:?}");
+        assert!(
+            Arena {
+                goal_sites: 3,
+                ..Arena::default()
+            }
+            .validate()
+            .is_ok()
+        );
     }
 
     #[test]
@@ -481,6 +541,14 @@ mod tests {
                     ..ok.clone()
                 },
                 "place_cells",
+            ),
+            (
+                // Cells of side 0.25 cannot hold a disc of radius 0.15.
+                Arena {
+                    goal_sites: 4,
+                    ..ok.clone()
+                },
+                "goal_sites",
             ),
         ] {
             let e = bad.validate().unwrap_err().to_string();

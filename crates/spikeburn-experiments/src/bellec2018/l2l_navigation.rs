@@ -51,7 +51,7 @@ use crate::validation::{self as v, Validate};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NavigationExperiment {
-    /// The arena: [`Arena::default`] with place cells peaking at 1 000 Hz
+    /// The arena: [`Arena::default`], whose place cells peak at 1 000 Hz
     /// (up to a spike per 1-ms step) rather than 200. With 200 Hz the
     /// `--quick` preset learned nothing in 400 iterations (first trial 45
     /// moves, 44 before meta-training), with 1 000 Hz it cut the random
@@ -112,10 +112,7 @@ pub struct NavigationExperiment {
 impl Default for NavigationExperiment {
     fn default() -> Self {
         Self {
-            arena: Arena {
-                max_rate_hz: 1000.0,
-                ..Arena::default()
-            },
+            arena: Arena::default(),
             moves: 100,
             ms_per_move: 10,
             n_lif: 50,
