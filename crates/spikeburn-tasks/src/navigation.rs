@@ -138,14 +138,16 @@ impl Arena {
                 format!("a move length in (0, side = {}]", self.side),
             ));
         }
-        if self.goal_sites > 0 && self.side / (2.0 * self.goal_sites as f64) < self.goal_radius {
+        // A goal on a cell's centre fits when the cell (side / n) spans its
+        // diameter: n ≤ side / (2 goal_radius).
+        let most_sites = (self.side / (2.0 * self.goal_radius)).floor();
+        if self.goal_sites as f64 > most_sites {
             return Err(TasksError::invalid(
                 "goal_sites",
                 self.goal_sites,
                 format!(
-                    "at most side / (2 goal_radius) = {:.0} per side, so that a goal \
-                     on a cell's centre fits in the arena",
-                    (self.side / (2.0 * self.goal_radius)).floor()
+                    "at most side / (2 goal_radius) = {most_sites:.0} per side, so that a \
+                     goal on a cell's centre fits in the arena"
                 ),
             ));
         }
