@@ -25,13 +25,32 @@ mod progress;
 
 use clap::{Parser, Subcommand};
 
-// Training allocates and frees sequence-sized buffers every iteration; glibc
-// hands those back to the kernel each time (page faults on every reuse),
-// mimalloc keeps them.
+// Training allocates and frees sequence-sized buffers every iteration (BPTT
+// keeps ~10 `[T, batch, n]` arrays: ~2 GB per sMNIST iteration). glibc hands
+// them back to the kernel each time, so every reuse page-faults onto freshly
+// zeroed pages; mimalloc keeps them in its arenas, see `keep_freed_pages`.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// `mi_option_purge_decommits` in mimalloc's `mimalloc.h` (v2 and v3 alike;
+/// `libmimalloc-sys` names only the older options).
+const MI_OPTION_PURGE_DECOMMITS: libmimalloc_sys::mi_option_t = 5;
+
+/// Makes mimalloc purge freed memory with `MADV_FREE` (the kernel takes the
+/// pages back only under memory pressure) instead of decommitting it. With
+/// decommits, the sequence buffers freed at the end of one iteration were
+/// faulted in and zeroed by the kernel again in the next (`clear_page_erms`
+/// was 18 % of an sMNIST run's profile). Measured on a 4-iteration sMNIST
+/// run (batch 256, one thread, medians of 3 runs): system time 1.80 → 0.76 s,
+/// CPU time 8.87 → 7.34 s, wall time 0.79×; peak memory 1.66 → 1.85 GB.
+fn keep_freed_pages() {
+    // SAFETY: sets one of mimalloc's global options; any value is valid and
+    // it is read at each purge, so setting it at run time is supported.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DECOMMITS, 0) };
+}
 
 #[derive(Parser)]
 #[command(
@@ -157,6 +176,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    keep_freed_pages();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -41,7 +41,8 @@ use std::sync::Arc;
 
 use super::SequencePath;
 use super::fused_host::{
-    HostBackward, HostDelays, HostDynamics, HostForward, HostSaved, merge_rows, take_rows,
+    HostBackward, HostDelays, HostDynamics, HostForward, HostSaved, HostSurrogate, merge_rows,
+    take_rows,
 };
 use crate::spike::{Surrogate, SurrogateGradient};
 
@@ -411,6 +412,14 @@ fn run_host(
         s => Some(s.clone()),
     };
     let psi = builtin.map(|s| move |x: f32| s.derivative_at(x as f64) as f32);
+    let host_surrogate = match dynamics.surrogate {
+        Surrogate::PiecewiseLinear { dampening, width } => {
+            Some(HostSurrogate::PiecewiseLinear { dampening, width })
+        }
+        _ => psi
+            .as_ref()
+            .map(|f| HostSurrogate::Other(f as &(dyn Fn(f32) -> f32 + Sync))),
+    };
     let host = HostDynamics {
         alpha: dynamics.alpha as f32,
         gain: dynamics.gain as f32,
@@ -418,7 +427,7 @@ fn run_host(
         adaptation: beta.as_ref().map(|(rho, b)| (*rho, b.as_slice())),
         adaptive_reset: dynamics.adaptive_reset,
         normalise_by_adaptive_threshold: dynamics.normalise_by_adaptive_threshold,
-        surrogate: psi.as_ref().map(|f| f as &(dyn Fn(f32) -> f32 + Sync)),
+        surrogate: host_surrogate,
         refractory_steps: dynamics.refractory_steps,
         detach_reset: dynamics.detach_reset,
     };
