@@ -303,7 +303,8 @@ pub struct BpttTrainer {
     metrics_log: Option<PathBuf>,
 }
 
-const MODEL_FILE: &str = "model.bpk";
+/// The model's file (a Burn record) in each checkpoint folder.
+pub const MODEL_FILE: &str = "model.bpk";
 
 impl BpttTrainer {
     /// A trainer; checks the configuration.
