@@ -10,6 +10,8 @@ use burn::module::Module;
 use burn::prelude::*;
 use serde_json::{Value, json};
 use spikeburn_experiments::bellec2018::smnist::{SmnistConfig, SmnistNet};
+use spikeburn_experiments::run::merge;
+use spikeburn_train::checkpoint::{read_json, read_state};
 use spikeburn_train::trainer::{MODEL_FILE, OptimizerStep};
 use spikeburn_train::{Checkpoint, DeepR, DeepRStep};
 use std::path::{Path, PathBuf};
@@ -23,17 +25,13 @@ fn long_run(name: &str) -> PathBuf {
 /// The default configuration with `overrides` laid over it, as JSON.
 fn default_with(overrides: Value) -> Value {
     let mut cfg = serde_json::to_value(SmnistConfig::default()).unwrap();
-    for (k, v) in overrides.as_object().unwrap() {
-        cfg[k] = v.clone();
-    }
+    merge(&mut cfg, overrides);
     cfg
 }
 
 fn check_smnist_run(name: &str, overrides: Value) {
     let dir = long_run(name);
-    let text = std::fs::read_to_string(dir.join("config.json"))
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.join("config.json").display()));
-    let saved: Value = serde_json::from_str(&text).unwrap();
+    let saved: Value = read_json(&dir.join("config.json")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         saved,
         default_with(overrides),
@@ -47,7 +45,7 @@ fn check_smnist_run(name: &str, overrides: Value) {
         .latest()
         .unwrap()
         .unwrap_or_else(|| panic!("{name}: no complete checkpoint"));
-    let state = spikeburn_train::checkpoint::read_state(&latest).unwrap();
+    let state = read_state(&latest).unwrap();
     assert!(
         state.iteration > 0 && state.iteration <= cfg.iterations,
         "{name}: checkpoint at iteration {} of {}",

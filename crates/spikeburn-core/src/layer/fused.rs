@@ -407,11 +407,15 @@ fn run_host(
         .adaptation
         .as_ref()
         .map(|(rho, b)| (*rho as f32, host_data(b.clone().inner())));
-    let builtin = match &dynamics.surrogate {
-        Surrogate::Custom(_) => None,
-        s => Some(s.clone()),
+    // LSNN's pseudo-derivative inline; other built-ins per element through
+    // `derivative_at`; a user's (`Custom`) later, on the whole sequence.
+    let psi = match &dynamics.surrogate {
+        Surrogate::Custom(_) | Surrogate::PiecewiseLinear { .. } => None,
+        s => {
+            let s = s.clone();
+            Some(move |x: f32| s.derivative_at(x as f64) as f32)
+        }
     };
-    let psi = builtin.map(|s| move |x: f32| s.derivative_at(x as f64) as f32);
     let host_surrogate = match dynamics.surrogate {
         Surrogate::PiecewiseLinear { dampening, width } => {
             Some(HostSurrogate::PiecewiseLinear { dampening, width })
