@@ -4,7 +4,11 @@
 //! - the recurrent input `z_{t−1} W_rec` adds only the rows of `W_rec` of the
 //!   neurons that spiked (a few percent), instead of a dense matmul;
 //! - `∂L/∂W_rec = Σ_t z_{t−1}ᵀ δI_t` adds `δI_t` rows only where a spike was;
-//! - no allocation per step: every buffer is sized once for the sequence.
+//! - no allocation per step: every buffer is sized once for the sequence;
+//! - the neuron updates run as branch-free passes over a batch row, which the
+//!   compiler vectorises: each element gets the operations of the scalar
+//!   formulas in the same order, so results are bit-for-bit those of a
+//!   per-element loop.
 //!
 //! The only dense product left is the backward recursion `δI_{t+1} W_recᵀ`,
 //! done with `matrixmultiply`'s sgemm on a strided view of `W_rec`.
@@ -47,14 +51,40 @@ pub(crate) enum HostSurrogate<'a> {
 }
 
 impl HostSurrogate<'_> {
-    #[inline(always)]
-    pub(crate) fn at(self, x: f32) -> f32 {
+    /// `out[k] = ψ(x[k])`. The match is taken once per row, so the
+    /// piecewise-linear loop has no call or branch and the compiler
+    /// vectorises it; a unit width skips the division (exact: `y / 1 = y`),
+    /// which was the forward pass's longest dependency.
+    pub(crate) fn fill(self, x: &[f32], out: &mut [f32]) {
+        let out = &mut out[..x.len()];
         match self {
-            Self::PiecewiseLinear { dampening, width } => {
-                (dampening * (1.0 - (x as f64).abs() / width).max(0.0)) as f32
+            Self::PiecewiseLinear {
+                dampening,
+                width: 1.0,
+            } => {
+                for (o, &x) in out.iter_mut().zip(x) {
+                    *o = (dampening * (1.0 - (x as f64).abs()).max(0.0)) as f32;
+                }
             }
-            Self::Other(f) => f(x),
+            Self::PiecewiseLinear { dampening, width } => {
+                for (o, &x) in out.iter_mut().zip(x) {
+                    *o = (dampening * (1.0 - (x as f64).abs() / width).max(0.0)) as f32;
+                }
+            }
+            Self::Other(f) => {
+                for (o, &x) in out.iter_mut().zip(x) {
+                    *o = f(x);
+                }
+            }
         }
+    }
+}
+
+/// `p = ψ(x)` over a row; `1` without a host surrogate (`ψ` applied later).
+fn psi_row(surrogate: Option<HostSurrogate>, x: &[f32], p: &mut [f32]) {
+    match surrogate {
+        Some(f) => f.fill(x, p),
+        None => p[..x.len()].fill(1.0),
     }
 }
 
@@ -185,7 +215,9 @@ pub(crate) fn forward(
             synapse_lists(w_rec, &dl.recurrent, n, n),
         )
     });
-    let psi = |x: f32| d.surrogate.map_or(1.0, |f| f.at(x));
+    // Per-row scratch of the neuron update.
+    let (mut x_row, mut p_row) = (vec![0f32; n], vec![0f32; n]);
+    let (mut thr_row, mut dx_dv_row, mut dx_da_row) = (vec![0f32; n], vec![0f32; n], vec![0f32; n]);
     let mut v = vec![0f32; size];
     let mut a = vec![0f32; size];
     let mut z_prev = vec![0f32; size];
@@ -195,7 +227,7 @@ pub(crate) fn forward(
     let n_ref = d.refractory_steps as u32;
     let mut current = vec![0f32; n];
     let mut projected = vec![0f32; size];
-    let mut active: Vec<usize> = Vec::with_capacity(n);
+    let mut active = vec![0usize; n];
     let inv0 = 1.0 / d.threshold;
     let sparse_input = density(input) < SPARSE_DENSITY;
     for t in 0..steps {
@@ -224,9 +256,14 @@ pub(crate) fn forward(
                 now.fill(0.0);
             } else {
                 current.copy_from_slice(&projected[row.clone()]);
-                active.clear();
-                active.extend((0..n).filter(|&j| z_prev[b * n + j] != 0.0));
-                for &j in &active {
+                // Branch-free compaction: which neurons spike is random, so
+                // a branch per neuron was mispredicted often.
+                let mut spiking = 0;
+                for (j, z) in z_prev[row.clone()].iter().enumerate() {
+                    active[spiking] = j;
+                    spiking += (*z != 0.0) as usize;
+                }
+                for &j in &active[..spiking] {
                     for (c, w) in current.iter_mut().zip(&w_rec[j * n..(j + 1) * n]) {
                         *c += *w;
                     }
@@ -248,63 +285,93 @@ pub(crate) fn forward(
             );
             let spikes = &mut out.spikes[base..base + n];
             let kv = &mut out.kv[base..base + n];
+            // Branch-free passes over the row (flags hoisted out of the
+            // loops) so that each loop vectorises; every element gets the
+            // same operations in the same order as the scalar formulas.
+            let (x, p) = (&mut x_row[..n], &mut p_row[..n]);
             match d.adaptation {
                 None => {
                     // LIF: x = (v − ϑ)/ϑ, reset subtracts ϑ.
                     for k in 0..n {
                         let vk = d.alpha * v[k] + d.gain * current[k] - d.threshold * z_prev[k];
                         v[k] = vk;
-                        let x = (vk - d.threshold) * inv0;
-                        if !out.normalised.is_empty() {
-                            out.normalised[base + k] = x;
-                        }
-                        kv[k] = psi(x) * inv0;
-                        spikes[k] = (x > 0.0) as u8;
+                        x[k] = (vk - d.threshold) * inv0;
+                    }
+                    psi_row(d.surrogate, x, p);
+                    for k in 0..n {
+                        kv[k] = p[k] * inv0;
                     }
                 }
                 Some((rho, beta)) => {
-                    let keep_ka = !out.ka.is_empty();
+                    let beta = &beta[..n];
+                    let (thr, dx_dv, dx_da) =
+                        (&mut thr_row[..n], &mut dx_dv_row[..n], &mut dx_da_row[..n]);
                     for k in 0..n {
                         let z_old = z_prev[k];
                         let ak = rho * a[k] + (1.0 - rho) * z_old;
                         a[k] = ak;
-                        let thr = d.threshold + beta[k] * ak;
-                        let reset = if d.adaptive_reset { thr } else { d.threshold };
-                        let vk = d.alpha * v[k] + d.gain * current[k] - reset * z_old;
-                        v[k] = vk;
-                        let (x, dx_dv, dx_da) = if d.normalise_by_adaptive_threshold {
-                            // x = v/A − 1: ∂x/∂v = 1/A, ∂x/∂a = −β v / A².
-                            let inv = 1.0 / thr;
-                            ((vk - thr) * inv, inv, -beta[k] * vk * inv * inv)
-                        } else {
-                            ((vk - thr) * inv0, inv0, -beta[k] * inv0)
-                        };
-                        if !out.normalised.is_empty() {
-                            out.normalised[base + k] = x;
+                        let thr_k = d.threshold + beta[k] * ak;
+                        thr[k] = thr_k;
+                        let reset = if d.adaptive_reset { thr_k } else { d.threshold };
+                        v[k] = d.alpha * v[k] + d.gain * current[k] - reset * z_old;
+                    }
+                    if d.normalise_by_adaptive_threshold {
+                        // x = v/A − 1: ∂x/∂v = 1/A, ∂x/∂a = −β v / A².
+                        for k in 0..n {
+                            let inv = 1.0 / thr[k];
+                            x[k] = (v[k] - thr[k]) * inv;
+                            dx_dv[k] = inv;
+                            dx_da[k] = -beta[k] * v[k] * inv * inv;
                         }
-                        let p = psi(x);
-                        kv[k] = p * dx_dv;
-                        if keep_ka {
-                            out.ka[base + k] = p * dx_da;
+                    } else {
+                        for k in 0..n {
+                            x[k] = (v[k] - thr[k]) * inv0;
+                            dx_dv[k] = inv0;
+                            dx_da[k] = -beta[k] * inv0;
                         }
-                        if d.adaptive_reset {
-                            out.rz[base + k] = beta[k] * z_old;
+                    }
+                    psi_row(d.surrogate, x, p);
+                    for k in 0..n {
+                        kv[k] = p[k] * dx_dv[k];
+                    }
+                    if !out.ka.is_empty() {
+                        for (o, (p, dx)) in
+                            out.ka[base..base + n].iter_mut().zip(p.iter().zip(&*dx_da))
+                        {
+                            *o = p * dx;
                         }
-                        if !out.reset_level.is_empty() {
-                            out.reset_level[base + k] = thr;
+                    }
+                    if d.adaptive_reset {
+                        for (o, (b, z)) in out.rz[base..base + n]
+                            .iter_mut()
+                            .zip(beta.iter().zip(z_prev))
+                        {
+                            *o = b * z;
                         }
-                        spikes[k] = (x > 0.0) as u8;
+                    }
+                    if !out.reset_level.is_empty() {
+                        out.reset_level[base..base + n].copy_from_slice(thr);
                     }
                 }
             }
+            for (s, x) in spikes.iter_mut().zip(&*x) {
+                *s = (*x > 0.0) as u8;
+            }
+            if !out.normalised.is_empty() {
+                out.normalised[base..base + n].copy_from_slice(x);
+            }
             if n_ref > 0 {
-                for (k, c) in refractory[row].iter().enumerate() {
-                    if *c > 0 {
-                        out.spikes[base + k] = 0;
-                        out.kv[base + k] = 0.0;
-                        if !out.ka.is_empty() {
-                            out.ka[base + k] = 0.0;
-                        }
+                // Selects, not branches, so that the loops vectorise.
+                let silent = &refractory[row][..n];
+                let spikes = &mut out.spikes[base..base + n];
+                let kv = &mut out.kv[base..base + n];
+                for ((s, kv), c) in spikes.iter_mut().zip(kv).zip(silent) {
+                    *s = if *c > 0 { 0 } else { *s };
+                    *kv = if *c > 0 { 0.0 } else { *kv };
+                }
+                if !out.ka.is_empty() {
+                    for (ka, c) in out.ka[base..base + n].iter_mut().zip(silent) {
+                        *ka = if *c > 0 { 0.0 } else { *ka };
                     }
                 }
             }
@@ -467,6 +534,7 @@ pub(crate) fn reverse(
     let mut dz = vec![0f32; size];
     let mut dv = vec![0f32; size];
     let mut da = vec![0f32; size];
+    let mut ka_scratch = vec![0f32; n];
     for t in (0..steps).rev() {
         let base = t * size;
         let g = (t * batch_total + first) * n;
@@ -521,40 +589,58 @@ pub(crate) fn reverse(
                 );
             }
         }
-        let first = t + 1 == steps;
-        if c.reset_gradient && !first {
-            // v_{t+1} = … − R_{t+1} z_t, and dv still holds δv_{t+1}.
-            let levels = reset_level.get((t + 1) * size..(t + 2) * size);
-            for k in 0..size {
-                let r = levels.map_or(c.threshold, |l| l[k]);
-                dz[k] -= r * dv[k];
+        // `dv` and `da` still hold δv_{t+1} and δa_{t+1} (zeros at the last
+        // step). Flags are hoisted out of the loops so that they vectorise.
+        if c.reset_gradient && t + 1 < steps {
+            // v_{t+1} = … − R_{t+1} z_t.
+            match reset_level.get((t + 1) * size..(t + 2) * size) {
+                Some(levels) => {
+                    for ((dz, r), dv) in dz.iter_mut().zip(levels).zip(&dv) {
+                        *dz -= r * dv;
+                    }
+                }
+                None => {
+                    for (dz, dv) in dz.iter_mut().zip(&dv) {
+                        *dz -= c.threshold * dv;
+                    }
+                }
             }
         }
         let out = &mut ring[(t % slots) * size..][..size];
         if !c.adaptive {
             for k in 0..size {
-                let dv_next = if first { 0.0 } else { dv[k] };
-                let dvk = kv[k] * dz[k] + c.alpha * dv_next;
+                let dvk = kv[k] * dz[k] + c.alpha * dv[k];
                 dv[k] = dvk;
                 out[k] = c.gain * dvk;
             }
         } else {
-            for k in 0..size {
-                let (dv_next, da_next) = if first { (0.0, 0.0) } else { (dv[k], da[k]) };
-                let dzk = dz[k] + (1.0 - c.rho) * da_next;
-                let dvk = kv[k] * dzk + c.alpha * dv_next;
-                let ka_k = if ka.is_empty() {
-                    -beta[k % n] * kv[k]
+            for b in 0..batch {
+                let row = b * n..(b + 1) * n;
+                let (dz, dv, da) = (&dz[row.clone()], &mut dv[row.clone()], &mut da[row.clone()]);
+                let kv = &kv[row.clone()];
+                let out = &mut out[row.clone()];
+                let ka_row = if ka.is_empty() {
+                    // Ka = −β Kv when it was not stored.
+                    for ((o, k), b) in ka_scratch.iter_mut().zip(kv).zip(&beta[..n]) {
+                        *o = -b * k;
+                    }
+                    &ka_scratch[..]
                 } else {
-                    ka[k]
+                    &ka[row.clone()]
                 };
-                let mut dak = ka_k * dzk + c.rho * da_next;
-                if c.adaptive_reset {
-                    dak -= rz[k] * dvk;
+                for k in 0..n {
+                    let (dv_next, da_next) = (dv[k], da[k]);
+                    let dzk = dz[k] + (1.0 - c.rho) * da_next;
+                    let dvk = kv[k] * dzk + c.alpha * dv_next;
+                    da[k] = ka_row[k] * dzk + c.rho * da_next;
+                    dv[k] = dvk;
+                    out[k] = c.gain * dvk;
                 }
-                da[k] = dak;
-                dv[k] = dvk;
-                out[k] = c.gain * dvk;
+                if c.adaptive_reset {
+                    for ((da, r), dv) in da.iter_mut().zip(&rz[row.clone()]).zip(&*dv) {
+                        *da -= r * dv;
+                    }
+                }
             }
         }
         on_delta(
@@ -960,12 +1046,16 @@ mod tests {
         for (dampening, width) in [(0.3, 1.0), (1.0, 0.5), (0.7, 3.0)] {
             let inline = HostSurrogate::PiecewiseLinear { dampening, width };
             let catalogue = Surrogate::PiecewiseLinear { dampening, width };
-            for i in -4000..=4000 {
-                let x = i as f32 * 1e-3 + 1.7e-5;
-                let want = catalogue.derivative_at(x as f64) as f32;
-                assert_eq!(inline.at(x).to_bits(), want.to_bits(), "x = {x}");
+            let x: Vec<f32> = (-4000..=4000).map(|i| i as f32 * 1e-3 + 1.7e-5).collect();
+            let mut psi = vec![f32::NAN; x.len()];
+            inline.fill(&x, &mut psi);
+            for (x, psi) in x.iter().zip(&psi) {
+                let want = catalogue.derivative_at(*x as f64) as f32;
+                assert_eq!(psi.to_bits(), want.to_bits(), "x = {x}");
             }
-            assert!(inline.at(0.0) == dampening as f32 && inline.at(2.0 * width as f32) == 0.0);
+            let mut ends = [0f32; 2];
+            inline.fill(&[0.0, 2.0 * width as f32], &mut ends);
+            assert!(ends == [dampening as f32, 0.0]);
         }
     }
 
