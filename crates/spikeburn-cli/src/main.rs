@@ -175,13 +175,38 @@ enum Command {
     },
 }
 
+/// Ctrl-C or SIGTERM during a run that checkpoints: the trainer finishes
+/// the iteration in progress and saves a checkpoint there, so `--resume`
+/// loses nothing (a plain kill loses up to `checkpoint_every` iterations).
+/// A second signal, or one while nothing would be saved, exits at once.
+fn stop_cleanly_on_signals() {
+    use spikeburn_train::interrupt;
+    let installed = ctrlc::set_handler(|| {
+        if interrupt::stop_requested() || !interrupt::request_stop() {
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\nstopping after this iteration to save a checkpoint (press Ctrl-C again to quit at once)"
+        );
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will stop runs without a last checkpoint ({e})");
+    }
+}
+
 fn main() -> ExitCode {
     keep_freed_pages();
+    stop_cleanly_on_signals();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            if spikeburn_train::interrupt::stop_requested() {
+                // The shell's convention for "ended by SIGINT".
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

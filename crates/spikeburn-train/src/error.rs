@@ -47,6 +47,18 @@ pub enum TrainError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A stop was requested ([`crate::interrupt`]): the run stopped after
+    /// `iteration` iterations, with a checkpoint there.
+    #[error(
+        "interrupted after iteration {iteration}: checkpoint saved in {}; run the same command with --resume to continue",
+        checkpoint.display()
+    )]
+    Interrupted {
+        /// Iterations done (the checkpoint's iteration).
+        iteration: usize,
+        /// The checkpoint folder written.
+        checkpoint: PathBuf,
+    },
     /// Resuming with another seed would mix two runs.
     #[error(
         "the checkpoint in {} was made with seed {saved} but this run has seed {requested}: \

@@ -6,7 +6,7 @@
 //! per-tensor gradient clipping; [`DeepRStep`]: DEEP R rewiring under a
 //! fixed connection budget), learning-rate decay, the LSNN firing-rate
 //! regulariser, metrics per iteration and atomic checkpoints that a killed
-//! run resumes from exactly; and the learning-to-learn outer loop
+//! run resumes from exactly (an [`interrupt`]ed one checkpoints first); and the learning-to-learn outer loop
 //! ([`meta`]: a [`TaskFamily`] trained through [`MetaTask`], within-episode
 //! learning curves; [`actor_critic`]: the A2C loss of meta-RL).
 
@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod deep_r;
 pub mod deep_r_step;
 pub mod error;
+pub mod interrupt;
 pub mod loss;
 pub mod meta;
 pub mod regulariser;

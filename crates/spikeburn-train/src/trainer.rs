@@ -14,9 +14,12 @@ use burn::tensor::Gradients;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::checkpoint::{Checkpoint, TrainState};
 use crate::error::{Result, TrainError};
+use crate::interrupt;
 use crate::schedule::StepDecay;
 
 /// How a [`BpttTrainer`] trains.
@@ -301,6 +304,7 @@ pub struct BpttTrainer {
     config: TrainerConfig,
     checkpoint: Option<Checkpoint>,
     metrics_log: Option<PathBuf>,
+    stop: Option<Arc<AtomicBool>>,
 }
 
 /// The model's file (a Burn record) in each checkpoint folder.
@@ -314,6 +318,7 @@ impl BpttTrainer {
             config,
             checkpoint: None,
             metrics_log: None,
+            stop: None,
         })
     }
 
@@ -329,6 +334,13 @@ impl BpttTrainer {
         self
     }
 
+    /// Stops (as on [`interrupt::request_stop`]) when `flag` is set, instead
+    /// of on the process-wide request: for callers that manage their own.
+    pub fn with_stop_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.stop = Some(flag);
+        self
+    }
+
     /// The configuration.
     pub fn config(&self) -> &TrainerConfig {
         &self.config
@@ -339,7 +351,9 @@ impl BpttTrainer {
     /// (model, optimizer state, iteration; the metrics log is cut back to
     /// the checkpoint's iteration); a run that had already finished returns
     /// at once with its model and history. `on_iteration` sees every new
-    /// report (progress bars).
+    /// report (progress bars). With checkpoints, a stop request
+    /// ([`interrupt`]) ends the run after the iteration in progress with a
+    /// checkpoint there and [`TrainError::Interrupted`].
     pub fn fit<M, T, O, P>(
         &self,
         mut model: M,
@@ -402,6 +416,12 @@ impl BpttTrainer {
             ),
             None => None,
         };
+        let _listening = self.checkpoint.is_some().then(interrupt::Listening::start);
+        let stop_requested = || {
+            self.stop
+                .as_ref()
+                .map_or_else(interrupt::stop_requested, |f| f.load(Ordering::SeqCst))
+        };
         for it in start..cfg.iterations {
             let started = std::time::Instant::now();
             let lr = cfg.schedule.at(it);
@@ -446,8 +466,10 @@ impl BpttTrainer {
                 let line = serde_json::to_string(&report).expect("reports serialise");
                 writeln!(f, "{line}").map_err(|e| TrainError::io("write", path, e))?;
             }
+            let stop = self.checkpoint.is_some() && done < cfg.iterations && stop_requested();
             if let Some(ck) = &self.checkpoint
                 && (done == cfg.iterations
+                    || stop
                     || (cfg.checkpoint_every > 0 && done % cfg.checkpoint_every == 0))
             {
                 let state = TrainState {
@@ -455,7 +477,7 @@ impl BpttTrainer {
                     seed,
                     extra: serde_json::Value::Null,
                 };
-                ck.save(&state, |dir| {
+                let saved = ck.save(&state, |dir| {
                     let path = dir.join(MODEL_FILE);
                     model
                         .clone()
@@ -466,6 +488,13 @@ impl BpttTrainer {
                         })?;
                     optimizer.save(dir)
                 })?;
+                if stop {
+                    on_iteration(&report);
+                    return Err(TrainError::Interrupted {
+                        iteration: done,
+                        checkpoint: saved,
+                    });
+                }
             }
             on_iteration(&report);
             history.push(report);
@@ -651,6 +680,51 @@ mod tests {
             matches!(e, TrainError::SeedMismatch { saved: 1, .. }),
             "{e}"
         );
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_stop_request_checkpoints_the_iteration_reached() {
+        let device = Device::default().autodiff();
+        let dir = std::env::temp_dir().join(format!("spikeburn-stop-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let full = BpttTrainer::new(config(10))
+            .unwrap()
+            .fit(fresh(&device), &mut adam(), &mut task(), 1, false, |_| {})
+            .unwrap();
+        let flag = Arc::new(AtomicBool::new(false));
+        let trainer = BpttTrainer::new(config(10))
+            .unwrap()
+            .with_checkpoints(dir.join("ck"))
+            .with_metrics_log(dir.join("metrics.jsonl"))
+            .with_stop_flag(flag.clone());
+        // Requested as iteration 3 is reported: the run stops after the
+        // next one, at 5 iterations — between the checkpoints every 3.
+        let e = trainer
+            .fit(fresh(&device), &mut adam(), &mut task(), 1, false, |r| {
+                if r.iteration == 3 {
+                    flag.store(true, Ordering::SeqCst);
+                }
+            })
+            .err()
+            .unwrap();
+        let TrainError::Interrupted {
+            iteration,
+            checkpoint,
+        } = &e
+        else {
+            panic!("expected an interruption, got {e}");
+        };
+        assert_eq!(*iteration, 5);
+        assert!(checkpoint.ends_with("iter-00000005"), "{e}");
+        assert!(e.to_string().contains("--resume"), "{e}");
+        flag.store(false, Ordering::SeqCst);
+        let resumed = trainer
+            .fit(fresh(&device), &mut adam(), &mut task(), 1, true, |_| {})
+            .unwrap();
+        assert_eq!(resumed.resumed_at, 5);
+        assert_eq!(weights(&full.model), weights(&resumed.model));
+        assert_eq!(resumed.history.len(), 10);
         std::fs::remove_dir_all(dir).ok();
     }
 
