@@ -135,8 +135,6 @@ pub(crate) struct HostForward {
     /// `Ka = ψ ∂x/∂a` (ALIF normalised by `A_t` only; otherwise it is
     /// `−β Kv`, rebuilt in the backward instead of stored).
     pub ka: Vec<f32>,
-    /// `Rz = β z_{t−1}` (ALIF with adaptive reset only).
-    pub rz: Vec<f32>,
     /// Reset levels `A_t` (undetached adaptive reset only; otherwise `ϑ0`).
     pub reset_level: Vec<f32>,
     /// Normalised potentials `x` (only without a host surrogate).
@@ -182,11 +180,6 @@ pub(crate) fn forward(
         spikes: vec![0; total],
         kv: vec![0.0; total],
         ka: if adaptive && d.normalise_by_adaptive_threshold {
-            vec![0.0; total]
-        } else {
-            vec![]
-        },
-        rz: if adaptive && d.adaptive_reset {
             vec![0.0; total]
         } else {
             vec![]
@@ -339,14 +332,6 @@ pub(crate) fn forward(
                             out.ka[base..base + n].iter_mut().zip(p.iter().zip(&*dx_da))
                         {
                             *o = p * dx;
-                        }
-                    }
-                    if d.adaptive_reset {
-                        for (o, (b, z)) in out.rz[base..base + n]
-                            .iter_mut()
-                            .zip(beta.iter().zip(z_prev))
-                        {
-                            *o = b * z;
                         }
                     }
                     if !out.reset_level.is_empty() {
@@ -506,7 +491,7 @@ pub(crate) fn reverse(
     (batch_total, first): (usize, usize),
     kv: &[f32],
     ka: &[f32],
-    rz: &[f32],
+    spikes: &[u8],
     reset_level: &[f32],
     beta: &[f32],
     w_rec: &[f32],
@@ -535,13 +520,16 @@ pub(crate) fn reverse(
     let mut dv = vec![0f32; size];
     let mut da = vec![0f32; size];
     let mut ka_scratch = vec![0f32; n];
+    let no_spikes = vec![0u8; n];
     for t in (0..steps).rev() {
         let base = t * size;
         let g = (t * batch_total + first) * n;
         dz.copy_from_slice(&grad[g..g + size]);
         let kv = &kv[base..base + size];
         let ka = ka.get(base..base + size).unwrap_or(&[]);
-        let rz = rz.get(base..base + size).unwrap_or(&[]);
+        // z_{t−1} (none before the first step): the adaptive reset's
+        // `Rz = β z_{t−1}` is rebuilt from it rather than stored.
+        let z_before = t.checked_sub(1).map(|s| &spikes[s * size..t * size]);
         if let Some(lists) = &rec_lists {
             let window = DeltaWindow {
                 ring: &ring,
@@ -637,8 +625,11 @@ pub(crate) fn reverse(
                     out[k] = c.gain * dvk;
                 }
                 if c.adaptive_reset {
-                    for ((da, r), dv) in da.iter_mut().zip(&rz[row.clone()]).zip(&*dv) {
-                        *da -= r * dv;
+                    // The same product β·z as the forward's reset, so the
+                    // same bits as storing it.
+                    let z = z_before.map_or(&no_spikes[..], |z| &z[row.clone()]);
+                    for (((da, dv), z), b) in da.iter_mut().zip(&*dv).zip(z).zip(&beta[..n]) {
+                        *da -= b * (*z as f32) * dv;
                     }
                 }
             }
@@ -906,7 +897,7 @@ pub(crate) fn backward(
             (batch, first),
             &f.kv,
             &f.ka,
-            &f.rz,
+            &f.spikes,
             &f.reset_level,
             &saved.beta,
             &saved.w_rec,
